@@ -1,0 +1,44 @@
+# The course's commands. Everything runs in .venv, made from requirements.txt.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed-stamp
+NOTEBOOKS := $(sort $(wildcard notebooks/[0-9]*.ipynb))
+# nbval in lax mode: a cell fails on an exception, or when it is tagged
+# nbval-check-output and its text output differs from the stored one.
+NBVAL  := --nbval-lax --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg
+
+.PHONY: help install lab test notebooks bench doctor clean
+
+help:
+	@echo "make lab        install the pinned environment into .venv and start JupyterLab"
+	@echo "make test       unit tests + every notebook under nbval, in quick mode"
+	@echo "make notebooks  re-execute every notebook in full mode, storing outputs in place"
+	@echo "make bench      print training speed and time-to-quality numbers"
+	@echo "make doctor     check this machine: versions, device, data, widgets"
+
+$(STAMP): requirements.txt pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --upgrade-strategy only-if-needed -r requirements.txt
+	$(PY) -m pip install --no-deps -e .
+	touch $(STAMP)
+
+install: $(STAMP)
+
+lab: install
+	$(VENV)/bin/jupyter lab notebooks/00_welcome.ipynb
+
+test: install
+	GAN_COURSE_QUICK=1 $(PY) -m pytest -q tests $(NOTEBOOKS) $(NBVAL) $(PYTEST_ARGS)
+
+notebooks: install
+	$(PY) scripts/run_notebooks.py $(or $(NB),$(NOTEBOOKS))
+
+bench: install
+	$(PY) -m gan_course bench
+
+doctor: install
+	$(PY) -m gan_course doctor
+
+clean:
+	rm -rf $(VENV) runs notebooks/runs

@@ -1,0 +1,3 @@
+from gan_course.cli import main
+
+raise SystemExit(main())

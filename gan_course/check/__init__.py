@@ -1,0 +1,10 @@
+"""Self-checking exercises. In a notebook::
+
+    from gan_course import check
+    check.conv_output_size(my_conv_output_size)
+
+Each checker prints PASS, FAIL (with what is wrong and a hint) or TODO (not attempted yet)
+and returns a :class:`~gan_course.check.core.CheckResult`. One module per topic.
+"""
+
+from gan_course.check.core import CheckResult  # noqa: F401

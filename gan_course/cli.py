@@ -1,0 +1,96 @@
+"""The command line: ``python -m gan_course <command>``.
+
+- ``doctor``        check this machine for the course (exit 1 if something needed is missing)
+- ``download``      fetch full MNIST into the cache, verified by MD5
+- ``train``         train an MLP GAN or a DCGAN on MNIST, writing a checkpoint and a sample grid
+- ``sample``        draw digits from a checkpoint into an ``.npz`` (uint8, 0 = background)
+- ``train-judge``   retrain the shipped judge classifier deterministically
+- ``bench``         training speed and time-to-quality numbers
+
+Each command's work lives in the module it belongs to; this file only parses arguments.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m gan_course", description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    sub.add_parser("doctor", help="check Python, packages, device, data and widgets")
+
+    p = sub.add_parser("download", help="download full MNIST into the cache (MD5-verified)")
+    p.add_argument("--dest", default=None, help="cache folder (default: $GAN_COURSE_DATA)")
+
+    p = sub.add_parser("train", help="train a GAN on MNIST")
+    p.add_argument("arch", choices=["mlp", "dcgan"])
+    length = p.add_mutually_exclusive_group()
+    length.add_argument("--steps", type=_positive_int, help="generator steps to train")
+    length.add_argument("--minutes", type=_positive_float, help="train for this many minutes")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--resume", default=None, help="checkpoint to continue from")
+    p.add_argument("--out", required=True, help="folder for checkpoint.pt and samples.png")
+    p.add_argument("--data", choices=["auto", "full", "subset"], default="auto",
+                   help="MNIST source (auto: full if cached or downloadable, else subset)")
+    p.add_argument("--device", default=None, help="cuda, mps or cpu (default: best available)")
+
+    p = sub.add_parser("sample", help="draw digits from a checkpoint")
+    p.add_argument("checkpoint")
+    p.add_argument("-n", type=_positive_int, default=64, help="number of digits")
+    p.add_argument("-o", "--output", required=True, help="output .npz (key x: uint8 (N, 28, 28))")
+    p.add_argument("--seed", type=int, default=0)
+
+    p = sub.add_parser("train-judge", help="retrain the judge classifier (deterministic)")
+    p.add_argument("--out", default=None, help="where to write the weights (default: the package)")
+
+    p = sub.add_parser("bench", help="print training speed and time-to-quality numbers")
+    p.add_argument("--device", default=None)
+    p.add_argument("--seconds", type=_positive_float, default=None,
+                   help="time budget of the time-to-quality run (default 300)")
+    p.add_argument("--skip-quality", action="store_true", help="only measure img/s")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command == "doctor":
+        from gan_course.doctor import run_doctor
+        return run_doctor()
+    if args.command == "download":
+        from gan_course.data import download_mnist
+        download_mnist(dest=args.dest)
+        return 0
+    if args.command == "train":
+        from gan_course.training import train_command
+        return train_command(args)
+    if args.command == "sample":
+        from gan_course.training import sample_command
+        return sample_command(args)
+    if args.command == "train-judge":
+        from gan_course.judge import train_judge_command
+        return train_judge_command(args)
+    if args.command == "bench":
+        from gan_course.bench import run_bench
+        return run_bench(args)
+    raise AssertionError(args.command)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
