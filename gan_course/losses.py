@@ -1,0 +1,121 @@
+"""The GAN losses, each with its formula. D always returns logits ``l``; ``D(x) = sigmoid(l)``.
+
+Labels: real = 1, fake = 0. Every loss is written with ``F.logsigmoid`` or
+``binary_cross_entropy_with_logits``, which never take ``log(0)``: with
+``log sigmoid(l) = -softplus(-l)`` and ``log(1 - sigmoid(l)) = -softplus(l)``, a very
+confident D (``|l|`` of 100) gives a finite loss and a finite gradient.
+
+All losses are means over the batch and are *minimised*: D minimises ``d_loss_*``, G
+minimises ``g_loss_*``.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+from torch.nn import functional as F
+
+
+def d_loss_bce(logits_real: torch.Tensor, logits_fake: torch.Tensor,
+               real_target: float = 1.0) -> torch.Tensor:
+    """Discriminator loss: binary cross-entropy with real = 1 and fake = 0.
+
+        loss_D = -mean_i log D(x_i) - mean_j log(1 - D(G(z_j)))
+               = BCE(l_real, 1) + BCE(l_fake, 0)
+
+    This is the negative of the value function V(D, G) estimated on one batch, so minimising
+    it is D's gradient *ascent* on V.
+
+    One-sided label smoothing (Salimans et al. 2016): ``real_target=0.9`` replaces the real
+    target 1 by 0.9, ``-mean[0.9 log D(x) + 0.1 log(1 - D(x))]``. The fake target stays 0:
+    smoothing fakes would reward D for giving fakes some probability of being real, which
+    keeps G's mistakes in place.
+    """
+    if not 0.0 < real_target <= 1.0:
+        raise ValueError(f"real_target must be in (0, 1] (1 = plain labels, 0.9 = one-sided "
+                         f"smoothing), got {real_target}")
+    loss_real = F.binary_cross_entropy_with_logits(logits_real, torch.full_like(logits_real, real_target))
+    loss_fake = F.binary_cross_entropy_with_logits(logits_fake, torch.zeros_like(logits_fake))
+    return loss_real + loss_fake
+
+
+def g_loss_nonsaturating(logits_fake: torch.Tensor) -> torch.Tensor:
+    """The non-saturating generator loss (Goodfellow et al. 2014, section 3):
+
+        loss_G = -mean_j log D(G(z_j)) = BCE(l_fake, 1) = mean_j softplus(-l_j)
+
+    Its gradient with respect to the logit is ``-(1 - D(G(z)))``: large exactly when D
+    confidently rejects the fakes, which is at the start of training.
+    """
+    return F.binary_cross_entropy_with_logits(logits_fake, torch.ones_like(logits_fake))
+
+
+def g_loss_saturating(logits_fake: torch.Tensor) -> torch.Tensor:
+    """The saturating (minimax) generator loss, the term of V(D, G) that G controls:
+
+        loss_G = mean_j log(1 - D(G(z_j))) = -BCE(l_fake, 0) = -mean_j softplus(l_j)
+
+    G minimises it. Its gradient with respect to the logit is ``-D(G(z))``, which vanishes
+    when D confidently rejects the fakes (D(G(z)) ~ 0): G stalls at the start of training.
+    """
+    return -F.binary_cross_entropy_with_logits(logits_fake, torch.zeros_like(logits_fake))
+
+
+def wgan_critic_loss(scores_real: torch.Tensor, scores_fake: torch.Tensor) -> torch.Tensor:
+    """WGAN critic loss (Arjovsky et al. 2017): the critic's scores are not probabilities.
+
+        loss_C = mean_j C(G(z_j)) - mean_i C(x_i)
+
+    Minimising it maximises the estimate ``mean C(x) - mean C(G(z))`` of the Wasserstein-1
+    distance, which is valid only for a 1-Lipschitz critic: add :func:`gradient_penalty`.
+    """
+    return scores_fake.mean() - scores_real.mean()
+
+
+def wgan_g_loss(scores_fake: torch.Tensor) -> torch.Tensor:
+    """WGAN generator loss: ``loss_G = -mean_j C(G(z_j))`` (raise the critic's score of fakes)."""
+    return -scores_fake.mean()
+
+
+def gradient_penalty(D: Callable[[torch.Tensor], torch.Tensor], x_real: torch.Tensor,
+                     x_fake: torch.Tensor, weight: float = 10.0,
+                     generator: torch.Generator | None = None) -> torch.Tensor:
+    """WGAN-GP's penalty (Gulrajani et al. 2017, eq. 3):
+
+        x_hat = eps * x_real + (1 - eps) * x_fake,   eps ~ U[0, 1], one per sample
+        GP    = weight * mean_i (||grad_x C(x_hat_i)||_2 - 1)^2
+
+    The gradient is taken with ``create_graph=True`` so that the penalty itself can be
+    back-propagated into the critic's weights. ``x_fake`` is detached: the penalty trains
+    the critic only. ``generator`` makes ``eps`` reproducible (training passes its own).
+    """
+    if x_real.shape != x_fake.shape:
+        raise ValueError(f"x_real {tuple(x_real.shape)} and x_fake {tuple(x_fake.shape)} must have the same shape.")
+    eps_shape = (x_real.shape[0],) + (1,) * (x_real.dim() - 1)  # broadcast over pixels
+    eps = torch.rand(eps_shape, device=x_real.device, dtype=x_real.dtype, generator=generator)
+    x_hat = (eps * x_real.detach() + (1 - eps) * x_fake.detach()).requires_grad_(True)
+    scores = D(x_hat)
+    (grad,) = torch.autograd.grad(scores.sum(), x_hat, create_graph=True)
+    grad_norm = grad.flatten(1).norm(2, dim=1)
+    return weight * ((grad_norm - 1) ** 2).mean()
+
+
+# name -> (D's loss, G's loss); the training loop looks losses up here.
+LOSSES: dict[str, tuple[Callable, Callable]] = {
+    "nonsaturating": (d_loss_bce, g_loss_nonsaturating),
+    "saturating": (d_loss_bce, g_loss_saturating),
+    "wgan-gp": (wgan_critic_loss, wgan_g_loss),
+}
+
+
+def get_losses(name: str) -> tuple[Callable, Callable]:
+    """``(d_loss, g_loss)`` for a loss name in :data:`LOSSES`, with a clear error otherwise."""
+    try:
+        return LOSSES[name]
+    except KeyError:
+        raise ValueError(f"unknown loss {name!r}; choose one of {sorted(LOSSES)}.") from None
+
+
+__all__ = ["d_loss_bce", "g_loss_nonsaturating", "g_loss_saturating", "wgan_critic_loss",
+           "wgan_g_loss", "gradient_penalty", "LOSSES", "get_losses"]

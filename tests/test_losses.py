@@ -1,0 +1,119 @@
+"""Each loss against a hand-written reference (log and sigmoid written out, as on paper)."""
+
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from gan_course import losses
+from gan_course.losses import (d_loss_bce, g_loss_nonsaturating, g_loss_saturating,
+                               get_losses, gradient_penalty, wgan_critic_loss, wgan_g_loss)
+
+
+def sig(t):
+    return 1 / (1 + torch.exp(-t))
+
+
+@pytest.fixture
+def logits():
+    g = torch.Generator().manual_seed(0)
+    return (torch.randn(16, generator=g, dtype=torch.float64) * 2,
+            torch.randn(16, generator=g, dtype=torch.float64) * 2)
+
+
+def test_d_loss_matches_hand_written_bce(logits):
+    lr, lf = logits
+    expected = -torch.log(sig(lr)).mean() - torch.log(1 - sig(lf)).mean()
+    torch.testing.assert_close(d_loss_bce(lr, lf), expected)
+    # and PyTorch's BCE on probabilities (the Sigmoid + BCELoss form of tutorials)
+    bce = nn.BCELoss()
+    torch.testing.assert_close(d_loss_bce(lr, lf), bce(sig(lr), torch.ones(16, dtype=torch.float64))
+                               + bce(sig(lf), torch.zeros(16, dtype=torch.float64)))
+
+
+def test_one_sided_label_smoothing_smooths_real_only(logits):
+    lr, lf = logits
+    expected = (-(0.9 * torch.log(sig(lr)) + 0.1 * torch.log(1 - sig(lr))).mean()
+                - torch.log(1 - sig(lf)).mean())  # fakes keep target 0
+    torch.testing.assert_close(d_loss_bce(lr, lf, real_target=0.9), expected)
+    for bad in (0.0, 1.1, -0.5):
+        with pytest.raises(ValueError, match="real_target"):
+            d_loss_bce(lr, lf, real_target=bad)
+
+
+def test_generator_losses(logits):
+    _, lf = logits
+    torch.testing.assert_close(g_loss_nonsaturating(lf), -torch.log(sig(lf)).mean())
+    torch.testing.assert_close(g_loss_saturating(lf), torch.log(1 - sig(lf)).mean())
+
+
+def test_generator_loss_gradients_saturate_as_the_theory_says():
+    lf = torch.tensor([-8.0, 0.0, 3.0], requires_grad=True)
+    g_loss_saturating(lf).backward()
+    torch.testing.assert_close(lf.grad, -sig(lf.detach()) / 3)  # d/dl log(1 - s(l)) = -s(l)
+    assert abs(lf.grad[0]) < 1e-3  # vanishes where D rejects the fake
+    lf.grad = None
+    g_loss_nonsaturating(lf).backward()
+    torch.testing.assert_close(lf.grad, -(1 - sig(lf.detach())) / 3)
+    assert abs(lf.grad[0]) > 0.3  # strong where D rejects the fake
+
+
+def test_losses_are_finite_for_extreme_logits():
+    big = torch.tensor([100.0, -100.0, 1e4, -1e4], requires_grad=True)
+    for value in (d_loss_bce(big, big), g_loss_nonsaturating(big), g_loss_saturating(big)):
+        assert torch.isfinite(value)
+        (grad,) = torch.autograd.grad(value, big)
+        assert torch.isfinite(grad).all()
+
+
+def test_wgan_losses(logits):
+    sr, sf = logits
+    torch.testing.assert_close(wgan_critic_loss(sr, sf), sf.mean() - sr.mean())
+    torch.testing.assert_close(wgan_g_loss(sf), -sf.mean())
+
+
+def test_gradient_penalty_of_a_linear_critic_is_exact():
+    # C(x) = w . x has gradient w everywhere: GP = weight * (||w|| - 1)^2
+    w = torch.tensor([3.0, 4.0])
+    critic = lambda x: x @ w  # noqa: E731
+    xr, xf = torch.randn(8, 2), torch.randn(8, 2)
+    torch.testing.assert_close(gradient_penalty(critic, xr, xf, weight=10.0), torch.tensor(10 * 16.0))
+
+
+def test_gradient_penalty_matches_hand_written_reference():
+    torch.manual_seed(0)
+    D = nn.Sequential(nn.Flatten(), nn.Linear(12, 8), nn.Tanh(), nn.Linear(8, 1))
+    xr, xf = torch.randn(5, 3, 2, 2), torch.randn(5, 3, 2, 2)
+    gen = torch.Generator().manual_seed(1)
+    gp = gradient_penalty(lambda x: D(x).view(-1), xr, xf, weight=10.0, generator=gen)
+    # reference: the same eps, per-sample gradient one sample at a time
+    eps = torch.rand(5, 1, 1, 1, generator=torch.Generator().manual_seed(1))
+    total = 0.0
+    for i in range(5):
+        xi = (eps[i] * xr[i] + (1 - eps[i]) * xf[i]).unsqueeze(0).requires_grad_(True)
+        (g,) = torch.autograd.grad(D(xi).sum(), xi)
+        total += (g.norm() - 1) ** 2
+    torch.testing.assert_close(gp, 10 * total / 5)
+    # create_graph=True: the penalty back-propagates into the critic's weights
+    gp.backward()
+    assert D[1].weight.grad is not None and D[1].weight.grad.abs().sum() > 0
+
+
+def test_gradient_penalty_shape_mismatch():
+    with pytest.raises(ValueError, match="same shape"):
+        gradient_penalty(lambda x: x.sum(1), torch.randn(4, 2), torch.randn(3, 2))
+
+
+def test_loss_table():
+    assert get_losses("nonsaturating") == (d_loss_bce, g_loss_nonsaturating)
+    assert get_losses("saturating") == (d_loss_bce, g_loss_saturating)
+    assert get_losses("wgan-gp") == (wgan_critic_loss, wgan_g_loss)
+    with pytest.raises(ValueError, match="unknown loss 'hinge'"):
+        get_losses("hinge")
+    assert set(losses.LOSSES) == {"nonsaturating", "saturating", "wgan-gp"}
+
+
+def test_bce_value_at_even_odds():
+    zero = torch.zeros(4)
+    assert d_loss_bce(zero, zero).item() == pytest.approx(2 * math.log(2))
