@@ -64,6 +64,9 @@ MNIST_PARTS = {
 IMAGES_MAGIC = 0x00000803  # uint8, 3 dimensions (N, 28, 28)
 LABELS_MAGIC = 0x00000801  # uint8, 1 dimension (N,)
 
+# Seconds a mirror may stay silent before load_mnist() gives up on it.
+DOWNLOAD_TIMEOUT = 30.0
+
 SUBSET_PATH = Path(__file__).resolve().parent / "assets" / "mnist10k.npz"
 SUBSET_TRAIN = 8000  # the first 8,000 of the shuffled subset train; the last 2,000 are held out
 SUBSET_SEED = 0
@@ -435,7 +438,7 @@ def load_mnist(source: str = "auto", download: bool = True) -> MNIST:
                 raise MNISTUnavailable(
                     f"full MNIST is not in {folder} and download=False; run "
                     "`python -m gan_course download` or call load_mnist(download=True).")
-            download_mnist(folder)
+            download_mnist(folder, timeout=DOWNLOAD_TIMEOUT)
         return _full_mnist(key)
     except MNISTUnavailable as e:
         if source == "full":
