@@ -8,3 +8,5 @@ and returns a :class:`~gan_course.check.core.CheckResult`. One module per topic.
 """
 
 from gan_course.check.core import CheckResult  # noqa: F401
+from gan_course.check.minimax import (extragradient_step, g_loss_nonsaturating, jsd, optimal_discriminator,  # noqa: F401
+                                     simultaneous_step, value_function)
