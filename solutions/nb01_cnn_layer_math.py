@@ -1,0 +1,66 @@
+"""Reference solutions to the exercises of notebooks/01_cnn_layer_math.ipynb.
+
+Each function has the name and signature of the notebook's stub; check one with
+``from gan_course import check; check.conv_output_size(conv_output_size)``.
+"""
+
+import torch
+import torch.nn.functional as F
+
+
+def conv_output_size(n, k, p=0, s=1, d=1):
+    """Output size of a convolution: floor((n + 2p - d(k-1) - 1) / s) + 1.
+
+    The dilated kernel spans d(k-1) + 1 pixels; it fits at n + 2p - d(k-1) positions of
+    the padded input, and stepping s at a time keeps every s-th of them, the first included.
+    """
+    return (n + 2 * p - d * (k - 1) - 1) // s + 1
+
+
+def conv_transpose_output_size(n, k, p=0, s=1, d=1, output_padding=0):
+    """Output size of a transposed convolution: (n - 1)s - 2p + d(k-1) + output_padding + 1.
+
+    The n inputs land s pixels apart ((n - 1)s + 1 positions), each spreads a kernel of span
+    d(k-1) + 1, padding crops p on each side, and output_padding adds rows on one side.
+    """
+    return (n - 1) * s - 2 * p + d * (k - 1) + output_padding + 1
+
+
+def conv2d_by_hand(x, w, b, stride=1, padding=0):
+    """Cross-correlation as F.conv2d computes it, one kernel offset (u, v) at a time.
+
+    y[n, o, i, j] = b[o] + sum_{c, u, v} w[o, c, u, v] * x_pad[n, c, s*i + u, s*j + v]
+    """
+    B, C_in, H, W = x.shape
+    C_out, _, k, _ = w.shape
+    x = F.pad(x, (padding, padding, padding, padding))
+    H_out = (H + 2 * padding - k) // stride + 1
+    W_out = (W + 2 * padding - k) // stride + 1
+    y = torch.zeros(B, C_out, H_out, W_out, dtype=x.dtype)
+    for u in range(k):
+        for v in range(k):
+            # the input pixels that kernel tap (u, v) meets, one per output position
+            patch = x[:, :, u:u + stride * (H_out - 1) + 1:stride,
+                      v:v + stride * (W_out - 1) + 1:stride]      # (B, C_in, H_out, W_out)
+            y += torch.einsum("oc,bchw->bohw", w[:, :, u, v], patch)
+    return y + b.view(1, -1, 1, 1)
+
+
+def count_params(spec):
+    """Learned parameters of the layer described by ``spec`` (a dict, see the notebook).
+
+    Linear: n_in*n_out + n_out; Conv2d and ConvTranspose2d: c_in*c_out*k*k + c_out;
+    BatchNorm2d: 2C (gamma and beta; running statistics are buffers). Bias terms only if
+    ``bias`` is true (the default, as in torch.nn).
+    """
+    kind = spec["type"]
+    if kind == "BatchNorm2d":
+        return 2 * spec["num_features"]
+    bias = spec.get("bias", True)
+    if kind == "Linear":
+        n_in, n_out = spec["in_features"], spec["out_features"]
+        return n_in * n_out + (n_out if bias else 0)
+    if kind in ("Conv2d", "ConvTranspose2d"):
+        c_in, c_out, k = spec["in_channels"], spec["out_channels"], spec["kernel_size"]
+        return c_in * c_out * k * k + (c_out if bias else 0)
+    raise ValueError(f"unknown layer type {kind!r}")
