@@ -10,5 +10,6 @@ and returns a :class:`~gan_course.check.core.CheckResult`. One module per topic.
 from gan_course.check.core import CheckResult  # noqa: F401
 from gan_course.check.minimax import (extragradient_step, g_loss_nonsaturating, jsd, optimal_discriminator,  # noqa: F401
                                      simultaneous_step, value_function)
+from gan_course.check.layers import conv2d_by_hand, conv_output_size, conv_transpose_output_size, count_params  # noqa: F401
 from gan_course.check.backprop import (discriminator_step_loss, generator_step_loss, linear_backward,  # noqa: F401
                                       numerical_gradient, sigmoid_bce_grad)
