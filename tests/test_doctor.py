@@ -1,0 +1,108 @@
+"""gan_course.doctor: exits 0 on this (complete) environment, 1 with a helpful line when
+something needed is missing, and only warns on version drift or missing extras."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from gan_course import data, doctor
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(autouse=True)
+def own_cache(monkeypatch, tmp_path):
+    monkeypatch.setenv(data.DATA_ENV, str(tmp_path / "cache"))
+
+
+def test_cli_doctor_passes_here(tmp_path):
+    env = {**os.environ, data.DATA_ENV: str(tmp_path / "cache")}
+    proc = subprocess.run([sys.executable, "-m", "gan_course", "doctor"], cwd=REPO, env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    for item in ("Python", "torch", "nbval", "device", "torch threads", "mode", "data folder",
+                 "full MNIST", "bundled subset", "widgets"):
+        assert f"] {item}:" in proc.stdout, item
+    assert "Ready" in proc.stdout and "FAIL" not in proc.stdout
+
+
+def test_missing_required_package_fails_with_what_to_install(monkeypatch, capsys):
+    real = doctor.installed_version
+    monkeypatch.setattr(doctor, "installed_version",
+                        lambda d: None if d == "torch" else real(d))
+    assert doctor.run_doctor() == 1
+    out = capsys.readouterr().out
+    assert "[ FAIL ] torch: not installed" in out
+    assert "Missing: torch==2.13.0" in out and "pip install -r requirements.txt" in out
+
+
+def test_missing_optional_package_only_warns(monkeypatch, capsys):
+    real = doctor.installed_version
+    monkeypatch.setattr(doctor, "installed_version",
+                        lambda d: None if d == "nbval" else real(d))
+    assert doctor.run_doctor() == 0
+    assert "[ warn ] nbval: not installed" in capsys.readouterr().out
+
+
+def test_version_drift_warns_but_passes(monkeypatch, capsys):
+    real = doctor.installed_version
+    monkeypatch.setattr(doctor, "installed_version",
+                        lambda d: "1.0.0" if d == "numpy" else real(d))
+    assert doctor.run_doctor() == 0
+    out = capsys.readouterr().out
+    assert "[ warn ] numpy: 1.0.0, but requirements.txt pins 2.4.6" in out
+    assert "1 warning above" in out
+
+
+def test_old_python_fails(monkeypatch, capsys):
+    monkeypatch.setattr(doctor, "MIN_PYTHON", (99, 0))
+    assert doctor.run_doctor() == 1
+    assert "the course needs 99.0 or newer" in capsys.readouterr().out
+
+
+def test_missing_subset_fails(monkeypatch, capsys):
+    monkeypatch.setattr(data, "SUBSET_PATH", Path("/nonexistent/mnist10k.npz"))
+    assert doctor.run_doctor() == 1
+    assert "[ FAIL ] bundled subset: /nonexistent/mnist10k.npz is missing" in capsys.readouterr().out
+
+
+def test_widgets_missing_warns(monkeypatch, capsys):
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "jupyterlab_widgets" else real(name, *a))
+    assert doctor.run_doctor() == 0
+    assert "[ warn ] widgets: jupyterlab_widgets is not importable" in capsys.readouterr().out
+
+
+def test_cached_full_mnist_is_reported(monkeypatch, capsys):
+    table = {}
+    data.mnist_dir().mkdir(parents=True)
+    for name in data.MNIST_FILES:
+        blob = name.encode()  # stand-in files; only their MD5 matters to the doctor
+        (data.mnist_dir() / name).write_bytes(blob)
+        table[name] = hashlib.md5(blob).hexdigest()
+    monkeypatch.setattr(data, "MNIST_FILES", table)
+    assert doctor.run_doctor() == 0
+    assert "full MNIST: cached and MD5-verified" in capsys.readouterr().out
+
+
+def test_unwritable_data_folder_warns(monkeypatch, tmp_path, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    monkeypatch.setenv(data.DATA_ENV, str(blocker / "sub"))
+    assert doctor.run_doctor() == 0
+    assert f"[ warn ] data folder: {blocker / 'sub'} ($GAN_COURSE_DATA) is not writable" in \
+        capsys.readouterr().out
+
+
+def test_read_pins(tmp_path):
+    req = tmp_path / "requirements.txt"
+    req.write_text("# comment\ntorch==2.13.0  # exact\nNumPy == 2.4.6\nrich>=1\n\n")
+    assert doctor.read_pins(req) == {"torch": "2.13.0", "numpy": "2.4.6"}
