@@ -37,7 +37,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("doctor", help="check Python, packages, device, data and widgets")
 
     p = sub.add_parser("download", help="download full MNIST into the cache (MD5-verified)")
-    p.add_argument("--dest", default=None, help="cache folder (default: $GAN_COURSE_DATA)")
+    p.add_argument("--dest", default=None,
+                   help="folder for the four .gz files (default: $GAN_COURSE_DATA/mnist, "
+                        "else ~/.cache/gan_course/mnist)")
 
     p = sub.add_parser("train", help="train a GAN on MNIST")
     p.add_argument("arch", choices=["mlp", "dcgan"])
@@ -74,8 +76,13 @@ def main(argv: list[str] | None = None) -> int:
         from gan_course.doctor import run_doctor
         return run_doctor()
     if args.command == "download":
-        from gan_course.data import download_mnist
-        download_mnist(dest=args.dest)
+        from gan_course.data import MNISTUnavailable, download_mnist
+        try:
+            folder = download_mnist(dest=args.dest)
+        except MNISTUnavailable as e:  # says what failed on each mirror and what to do
+            print(f"error: {e}", file=sys.stderr)
+            return 1
+        print(f"full MNIST is in {folder} (MD5-verified)")
         return 0
     if args.command == "train":
         from gan_course.training import train_command

@@ -285,8 +285,11 @@ def read_idx(path: str | Path, expected_magic: int | None = None) -> np.ndarray:
                        "(images are 0x00000803, labels 0x00000801): wrong file?")
     ndim = raw[3]
     start = 4 + 4 * ndim
-    if ndim == 0 or len(raw) < start:
-        raise IDXError(f"{path}: header says {ndim} dimensions but the file is too short.")
+    if ndim == 0:
+        raise IDXError(f"{path}: header says 0 dimensions; an IDX file has at least one.")
+    if len(raw) < start:
+        raise IDXError(f"{path}: header says {ndim} dimensions but the file is too short "
+                       "to hold their sizes.")
     shape = tuple(int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
     want = int(np.prod(shape))
     have = len(raw) - start

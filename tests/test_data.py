@@ -285,6 +285,7 @@ def test_read_idx_gz_and_raw_agree(tmp_path):
     (lambda b: b + b"\x00", data.LABELS_MAGIC, "1 bytes after the data"),
     (lambda b: b[:2], None, "too short"),
     (lambda b: b[:6], None, "too short"),  # header cut inside the size field
+    (lambda b: b[:3] + b"\x00", None, "0 dimensions"),
 ])
 def test_read_idx_rejects_bad_files(tmp_path, mutate, magic, message):
     path = tmp_path / "labels.idx"
@@ -353,3 +354,15 @@ def test_full_without_download_raises_when_not_cached():
     with pytest.raises(data.MNISTUnavailable, match="download=False"):
         data.load_mnist("full", download=False)
     assert not os.path.exists(data.mnist_dir() / data.MNIST_PARTS["x_train"])
+
+
+def test_cli_download(server, tmp_path, capsys):
+    from gan_course.cli import main
+
+    data.MNIST_MIRRORS.append(server.url("m"))  # the list is the test's own (autouse fixture)
+    assert main(["download", "--dest", str(tmp_path / "d")]) == 0
+    assert f"full MNIST is in {tmp_path / 'd'}" in capsys.readouterr().out
+    server.behaviour["m"] = "404"
+    assert main(["download", "--dest", str(tmp_path / "e")]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: could not download") and "HTTP 404" in err
