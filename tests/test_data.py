@@ -109,6 +109,7 @@ def isolated(monkeypatch, tmp_path):
     monkeypatch.setattr(data, "MNIST_MIRRORS", [])
     monkeypatch.setattr(data, "_fallback_said", False)
     monkeypatch.setattr(data, "_failed", {})
+    monkeypatch.setattr(data, "_md5_memo", {})
     data._full_mnist.cache_clear()
     yield
     data._full_mnist.cache_clear()
