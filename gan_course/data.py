@@ -210,6 +210,10 @@ def _fetch_one(url: str, target: Path, md5: str, timeout: float, progress: bool)
         if h.hexdigest() != md5:
             raise ValueError(f"MD5 mismatch: expected {md5}, got {h.hexdigest()} "
                              f"({got:,} bytes); the file is corrupt or not the MNIST file")
+        # mkstemp makes the file private (0600); a cache may be shared, so use the umask
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, target)
     finally:
         tmp.unlink(missing_ok=True)
@@ -247,6 +251,8 @@ def download_mnist(dest: str | Path | None = None, mirrors: list[str] | None = N
     todo = {name: md5 for name, md5 in MNIST_FILES.items() if not is_verified(folder / name, md5)}
     if not todo:
         return folder
+    if not bases:
+        raise DownloadError(next(iter(todo)), [("(none)", "no mirror is configured")], False)
     _ensure_writable(folder)
     for name, md5 in todo.items():
         failures: list[tuple[str, str]] = []

@@ -126,6 +126,9 @@ def test_download_verifies_and_reuses_the_cache(server, tmp_path):
     out = data.download_mnist(dest, mirrors=[server.url("m")], progress=False)
     assert out == dest
     assert leftovers(dest) == sorted(FILES)  # nothing else (no .part files)
+    umask = os.umask(0)
+    os.umask(umask)
+    assert (dest / next(iter(FILES))).stat().st_mode & 0o777 == 0o666 & ~umask
     for name, blob in FILES.items():
         assert (dest / name).read_bytes() == blob
     assert len(server.requests) == 4
@@ -256,6 +259,11 @@ def test_env_mirrors_are_tried_first_in_order(server, monkeypatch, tmp_path):
     mirrors_hit = [p.split("/")[1] for p in server.requests]
     assert mirrors_hit[:2] == ["e1", "e2"]
     assert "default" not in mirrors_hit
+
+
+def test_no_mirror_at_all_is_a_clear_error(tmp_path):
+    with pytest.raises(data.DownloadError, match="no mirror is configured"):
+        data.download_mnist(tmp_path / "mnist", mirrors=[], progress=False)
 
 
 def test_data_dir_follows_the_environment(monkeypatch, tmp_path):
