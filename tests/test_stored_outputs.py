@@ -31,6 +31,7 @@ def _text(value) -> str:
 def stored_output_problems(nb: dict) -> list[str]:
     """Everything wrong with a notebook's stored outputs, one readable line each."""
     problems = []
+    unrun = []  # cells with no count: a run that stopped, or cells never executed
     expected = 1
     for i, cell in enumerate(nb.get("cells", [])):
         if cell.get("cell_type") != "code":
@@ -38,7 +39,9 @@ def stored_output_problems(nb: dict) -> list[str]:
         if not _text(cell.get("source")).strip():
             continue  # nbclient does not execute empty cells
         count = cell.get("execution_count")
-        if count != expected:
+        if count is None:
+            unrun.append(i)
+        elif count != expected:
             problems.append(f"cell {i}: execution_count {count}, expected {expected} "
                             "(re-run the notebook top to bottom with `make notebooks`)")
         expected += 1  # the k-th non-empty code cell must carry count k
@@ -49,6 +52,10 @@ def stored_output_problems(nb: dict) -> list[str]:
             elif out.get("output_type") == "stream" and out.get("name") == "stderr" and \
                     "Traceback (most recent call last)" in _text(out.get("text")):
                 problems.append(f"cell {i}: a traceback was printed to stderr")
+    if unrun:
+        problems.append(f"{len(unrun)} code cell(s) not executed (execution_count None), "
+                        f"first cell {unrun[0]}: re-run the notebook top to bottom with "
+                        "`make notebooks`")
     widgets = nb.get("metadata", {}).get("widgets")
     if widgets is not None:
         state = widgets.get(WIDGET_MIME) if isinstance(widgets, dict) else None
@@ -108,7 +115,8 @@ def _bad(change):
     (lambda nb: nb["cells"][3].update(execution_count=5), "execution_count 5, expected 2"),
     (lambda nb: nb["cells"][1].update(execution_count=2), "execution_count 2, expected 1"),
     (lambda nb: nb["cells"][3].update(execution_count=1), "execution_count 1, expected 2"),
-    (lambda nb: nb["cells"][3].update(execution_count=None), "execution_count None"),
+    (lambda nb: nb["cells"][3].update(execution_count=None),
+     "1 code cell(s) not executed (execution_count None), first cell 3"),
     (lambda nb: nb["cells"][3]["outputs"].append(
         {"output_type": "error", "ename": "ValueError", "evalue": "boom", "traceback": []}),
      "stored error output ValueError: boom"),
