@@ -214,3 +214,174 @@ def conv_kernels_figure(image, kernels=None, padding: int = 1):
         ax.set_yticks([])
     fig.tight_layout()
     return fig
+
+
+# --- notebook 02: the generator's gradient, handed over by D ---------------------------
+
+GRADIENT_FIELD_LOSSES = ("non-saturating -log D(G(z))", "saturating log(1 - D(G(z)))")
+
+
+def plot_gradient_field(ax, D, x_real, x_fake, arrows, arrow_unit=None, lim: float = 3.5):
+    """Draw what D tells G on 2-D data: ``D(x) = sigmoid(logit)`` as a filled contour, the
+    real points (black), the generated points (orange) and one arrow per generated point.
+
+    ``arrows`` are the directions G's step moves its points, ``-dL_G/dx_fake`` (times any
+    positive constant). ``arrow_unit`` is the arrow norm drawn 0.8 data units long (default:
+    the longest arrow), so that two panels can share one scale. Returns the contour set.
+    """
+    import torch
+
+    xs = torch.linspace(-lim, lim, 121)
+    grid = torch.stack(torch.meshgrid(xs, xs, indexing="xy"), -1).reshape(-1, 2)
+    with torch.no_grad():
+        p_real = torch.sigmoid(D(grid)).reshape(len(xs), len(xs))
+    arrows = torch.as_tensor(arrows).detach()
+    unit = float(arrow_unit) if arrow_unit else float(arrows.norm(dim=1).max()) or 1.0
+    cs = ax.contourf(xs, xs, p_real, levels=torch.linspace(0, 1, 21).tolist(), cmap="RdBu_r")
+    ax.scatter(*x_real.detach().T, s=6, c="k", label="real")
+    ax.scatter(*x_fake.detach().T, s=9, c="orange", edgecolors="k", linewidths=0.3, label="G(z)")
+    ax.quiver(*x_fake.detach().T, *arrows.T, color="orange", angles="xy", scale_units="xy",
+              scale=unit / 0.8, width=0.005)
+    ax.set(xlim=(-lim, lim), ylim=(-lim, lim), aspect="equal")
+    return cs
+
+
+def _generator_loss_per_sample(logits, loss: str):
+    """Per-sample generator losses on logits: softplus(-l) (non-saturating, = -log D) or
+    -softplus(l) (saturating, = log(1 - D))."""
+    import torch.nn.functional as F
+
+    if loss == GRADIENT_FIELD_LOSSES[0]:
+        return F.softplus(-logits)
+    if loss == GRADIENT_FIELD_LOSSES[1]:
+        return -F.softplus(logits)
+    raise ValueError(f"unknown generator loss {loss!r}; choose one of {GRADIENT_FIELD_LOSSES}")
+
+
+class _GradientFieldGame:
+    """A tiny 2-D G and D (the package's MLP models) and a ring of 8 Gaussians. G stays at
+    its initial weights; D is trained against G's fixed points with ``d_loss_bce`` and Adam,
+    and a copy of D's weights is kept every ``every`` steps, so any step count redraws
+    without retraining."""
+
+    def __init__(self, max_steps: int = 400, every: int = 25, batch: int = 64, seed: int = 0):
+        import copy
+
+        import torch
+
+        from gan_course import toy
+        from gan_course.losses import d_loss_bce
+        from gan_course.models import MLPDiscriminator, MLPGenerator
+
+        state = torch.random.get_rng_state()  # leave the notebook's random stream alone
+        try:
+            torch.manual_seed(seed)
+            self.G = MLPGenerator(latent_dim=2, hidden=(32,), out_shape=(2,), out_activation=None)
+            self.D = MLPDiscriminator(in_shape=(2,), hidden=(32,))
+        finally:
+            torch.random.set_rng_state(state)
+        self.x_real = toy.ring().sample(batch, torch.Generator().manual_seed(seed))
+        self.z = torch.randn(batch, 2, generator=torch.Generator().manual_seed(seed + 1))
+        with torch.no_grad():
+            x_fake = self.G(self.z)
+        opt_d = torch.optim.Adam(self.D.parameters(), lr=1e-2)
+        self.every, self.max_steps = every, max_steps
+        self.states = [copy.deepcopy(self.D.state_dict())]
+        for step in range(1, max_steps + 1):
+            loss_d = d_loss_bce(self.D(self.x_real), self.D(x_fake))  # x_fake has no graph
+            opt_d.zero_grad()
+            loss_d.backward()
+            opt_d.step()
+            if step % every == 0:
+                self.states.append(copy.deepcopy(self.D.state_dict()))
+
+    def field(self, d_steps: int, loss: str):
+        """``(x_fake, arrows, mean D(G(z)))`` with D after ``d_steps`` steps (rounded down to
+        a kept copy); ``arrows = -B * dL_G/dx_fake``, the per-sample gradients."""
+        import torch
+
+        if not 0 <= d_steps <= self.max_steps:
+            raise ValueError(f"d_steps must be in [0, {self.max_steps}], got {d_steps}")
+        self.D.load_state_dict(self.states[d_steps // self.every])
+        x_fake = self.G(self.z).detach().requires_grad_(True)
+        logits = self.D(x_fake)
+        (grad,) = torch.autograd.grad(_generator_loss_per_sample(logits, loss).mean(), x_fake)
+        return x_fake.detach(), -grad * len(x_fake), logits.sigmoid().mean().item()
+
+
+_GAMES: dict[int, _GradientFieldGame] = {}
+
+
+def _gradient_field_game(max_steps: int = 400) -> _GradientFieldGame:
+    """One trained game per ``max_steps``, shared by the widget and its static companion
+    (training is deterministic, and ``field`` reloads D's weights on every call)."""
+    if max_steps not in _GAMES:
+        _GAMES[max_steps] = _GradientFieldGame(max_steps=max_steps)
+    return _GAMES[max_steps]
+
+
+def _draw_field(ax, game: _GradientFieldGame, d_steps: int, loss: str):
+    """One panel; arrows share the scale of the non-saturating field at the same D."""
+    x_fake, arrows, d_fake = game.field(d_steps, loss)
+    _, reference, _ = game.field(d_steps, GRADIENT_FIELD_LOSSES[0])
+    plot_gradient_field(ax, game.D, game.x_real, x_fake, arrows,
+                        arrow_unit=reference.norm(dim=1).max().item())
+    mean_norm = arrows.norm(dim=1).mean().item()
+    ax.set_title(f"{loss.split(' ')[0]}, D after {d_steps} steps\nD(G(z)) = {d_fake:.3f}, "
+                 f"mean |arrow| = {mean_norm:.3g}", fontsize=9)
+    return mean_norm
+
+
+def gradient_field_figure(steps=(0, 50, 400), max_steps: int = 400):
+    """The static companion of :func:`generator_gradient_field`: both generator losses (rows)
+    for D trained ``steps`` steps (columns). Returns ``(fig, {(loss, steps): mean |arrow|})``."""
+    import matplotlib.pyplot as plt
+
+    if max(steps) > max_steps:
+        raise ValueError(f"steps {steps} go beyond max_steps={max_steps}; raise max_steps")
+    game = _gradient_field_game(max_steps)
+    fig, axes = plt.subplots(2, len(steps), figsize=(3.3 * len(steps), 6.6), squeeze=False)
+    norms = {}
+    for row, loss in enumerate(GRADIENT_FIELD_LOSSES):
+        for col, n in enumerate(steps):
+            norms[(loss, n)] = _draw_field(axes[row, col], game, n, loss)
+    for ax in axes.flat:
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.suptitle("-dL_G/dx_fake on G's points (arrows, one scale per column) over D(x) = P(real) "
+                 "(red: real, blue: fake)", fontsize=10)
+    fig.tight_layout()
+    return fig, norms
+
+
+def generator_gradient_field(d_steps: int = 50, loss: str = GRADIENT_FIELD_LOSSES[0],
+                             max_steps: int = 400):
+    """Train a tiny 2-D D against a fixed G's points and watch the gradient D hands to G:
+    a slider for D's training steps, a dropdown for the generator loss. Arrows are
+    ``-dL_G/dx_fake`` per sample, drawn on the scale of the non-saturating loss for the same
+    D, so the saturating loss's vanishing gradient shows as vanishing arrows.
+
+    Returns an ``ipywidgets.interactive`` whose ``.result`` is the mean arrow norm drawn.
+    """
+    import ipywidgets
+    import matplotlib.pyplot as plt
+
+    game = _gradient_field_game(max_steps)
+
+    def draw(d_steps=d_steps, loss=loss):
+        fig, ax = plt.subplots(figsize=(4.8, 4.6))
+        mean_norm = _draw_field(ax, game, d_steps, loss)
+        ax.legend(loc="lower left", fontsize=8)
+        fig.tight_layout()
+        plt.show()
+        plt.close(fig)  # the inline backend has shown it; do not keep it in memory
+        return mean_norm
+
+    style = dict(continuous_update=False, style={"description_width": "initial"})
+    return ipywidgets.interactive(
+        draw,
+        d_steps=ipywidgets.IntSlider(value=d_steps, min=0, max=max_steps, step=game.every,
+                                     description="D training steps", **style),
+        loss=ipywidgets.Dropdown(options=list(GRADIENT_FIELD_LOSSES), value=loss,
+                                 description="G's loss", style=style["style"]),
+    )
