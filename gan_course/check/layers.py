@@ -181,8 +181,8 @@ def _without_library_conv():
 
 # (B, C_in, H, W, C_out, k, stride, padding). The second case has W_out == C_out, so a bias
 # broadcast along the wrong axis runs without error and is caught by value.
-_CONV2D_CASES = [(1, 1, 5, 5, 1, 3, 1, 0), (1, 2, 7, 7, 3, 3, 2, 0), (2, 3, 6, 7, 4, 3, 1, 1), (2, 2, 8, 8, 3, 3, 2, 1),
-                 (1, 3, 9, 7, 2, 2, 3, 2), (1, 2, 7, 7, 2, 5, 2, 2)]
+_CONV2D_CASES = [(1, 1, 5, 5, 1, 3, 1, 0), (1, 2, 7, 7, 3, 3, 2, 0), (2, 3, 6, 7, 4, 3, 1, 1),
+                 (2, 2, 8, 8, 3, 3, 2, 1), (1, 3, 9, 7, 2, 2, 3, 2), (1, 2, 7, 7, 2, 5, 2, 2)]
 
 
 def conv2d_by_hand(fn):
