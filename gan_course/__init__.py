@@ -7,6 +7,7 @@ One idea per module:
 - ``toy``       2-D mixtures with known modes (ring, grid, moons)
 - ``models``    MLP and DCGAN generators/discriminators
 - ``losses``    the GAN losses, each with its formula
+- ``theory``    1-D GAN theory on a grid: D*, V(G, D*), JSD, W1, the bilinear game x*y
 - ``training``  ``d_step``, ``g_step``, ``train_gan`` and ``TrainConfig``
 - ``checkpoints`` atomic save / safe load of training state
 - ``judge``     the small CNN digit classifier that scores generated digits

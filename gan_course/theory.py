@@ -12,6 +12,7 @@ The pieces, with their formulas:
 
 - :func:`optimal_discriminator`  ``D*(x) = p_data(x) / (p_data(x) + p_g(x))``
 - :func:`value_function`         ``V(D, G) = ∫ p_data log D + p_g log(1 - D) dx``
+  (and :func:`value_from_logits` for a D given by logits)
 - :func:`kl_divergence`          ``KL(p || q) = ∫ p log(p / q) dx``
 - :func:`js_divergence`          ``JSD(p || q) = ½ KL(p || m) + ½ KL(q || m)``, ``m = (p + q) / 2``
 - :func:`wasserstein1`           ``W1(p, q) = ∫ |F_p(x) - F_q(x)| dx`` (1-D: CDFs)
@@ -27,6 +28,7 @@ import math
 from typing import Callable
 
 import torch
+from torch.nn import functional as F
 
 LOG4 = math.log(4.0)
 LOG2 = math.log(2.0)
@@ -83,6 +85,16 @@ def value_function(p_data: torch.Tensor, p_g: torch.Tensor, d: torch.Tensor, dx:
     return (torch.xlogy(p_data, d) + torch.xlogy(p_g, 1.0 - d)).sum() * dx
 
 
+def value_from_logits(p_data: torch.Tensor, p_g: torch.Tensor, logits: torch.Tensor, dx: float) -> torch.Tensor:
+    """``V(D, G)`` for a D given by its logits ``l`` on the grid, ``D = sigmoid(l)``:
+
+        V = Σ_i [p_data(x_i) log σ(l_i) + p_g(x_i) log σ(-l_i)] dx
+
+    using ``log(1 - σ(l)) = log σ(-l)``, which stays finite where ``σ(l)`` rounds to 1.
+    """
+    return (p_data * F.logsigmoid(logits) + p_g * F.logsigmoid(-logits)).sum() * dx
+
+
 def value_at_optimum(p_data: torch.Tensor, p_g: torch.Tensor, dx: float) -> torch.Tensor:
     """``C(G) = V(G, D*) = max_D V(D, G)``; equals ``2 JSD(p_data || p_g) - log 4``.
 
@@ -96,8 +108,14 @@ def value_at_optimum(p_data: torch.Tensor, p_g: torch.Tensor, dx: float) -> torc
 
 
 def kl_divergence(p: torch.Tensor, q: torch.Tensor, dx: float) -> torch.Tensor:
-    """``KL(p || q) = ∫ p log(p / q) dx`` in nats; ``+inf`` where ``p > 0`` but ``q = 0``."""
-    return (torch.xlogy(p, p) - torch.xlogy(p, q)).sum() * dx
+    """``KL(p || q) = ∫ p log(p / q) dx`` in nats; ``+inf`` where ``p > 0`` but ``q = 0``.
+
+    Points with ``p = 0`` add exactly 0 (``0 · log 0 = 0``) and are masked out before the
+    log, so autograd gives finite gradients there too (``torch.xlogy`` would give nan).
+    """
+    pos = p > 0
+    log_ratio = torch.log(torch.where(pos, p, 1.0)) - torch.log(torch.where(pos, q, 1.0))
+    return torch.where(pos, p * log_ratio, 0.0).sum() * dx
 
 
 def js_divergence(p: torch.Tensor, q: torch.Tensor, dx: float) -> torch.Tensor:
