@@ -36,7 +36,7 @@ def conv2d_by_hand(x, w, b, stride=1, padding=0):
     x = F.pad(x, (padding, padding, padding, padding))
     H_out = (H + 2 * padding - k) // stride + 1
     W_out = (W + 2 * padding - k) // stride + 1
-    y = torch.zeros(B, C_out, H_out, W_out, dtype=x.dtype)
+    y = x.new_zeros(B, C_out, H_out, W_out)  # on the device and dtype of the input
     for u in range(k):
         for v in range(k):
             # the input pixels that kernel tap (u, v) meets, one per output position
