@@ -1,0 +1,274 @@
+"""The checkers of notebook 06 pass its solutions, fail the typical wrong answers with the
+hint meant for them, and call an untouched stub "not attempted"."""
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+
+from gan_course import check
+from gan_course.check import dcgan
+from gan_course.models import DCGANDiscriminator, DCGANGenerator
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _load_solutions():
+    path = ROOT / "solutions" / "nb06_dcgan_mnist.py"
+    spec = importlib.util.spec_from_file_location("nb06_solutions", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+sol = _load_solutions()
+NAMES = ("upsample_block", "dcgan_init", "slerp", "nearest_neighbour")
+
+
+def stub(*args, **kwargs):
+    raise NotImplementedError  # your code here
+
+
+def _fails(result, hint_words):
+    assert result.status == "fail", result.message
+    assert hint_words.lower() in result.message.lower(), result.message
+
+
+# ---- the solutions themselves agree with the package and with PyTorch -----------------
+
+def test_solution_block_is_the_package_generators_block():
+    torch.manual_seed(0)
+    block = sol.upsample_block(64, 32)
+    G = DCGANGenerator()
+    ref = G.body[2]  # ConvTranspose2d(64, 32, 4, stride=2, padding=1)
+    conv = block[0]
+    assert (conv.kernel_size, conv.stride, conv.padding) == (ref.kernel_size, ref.stride, ref.padding)
+    assert block(torch.randn(2, 64, 7, 7)).shape == (2, 32, 14, 14)
+
+
+def test_solution_init_matches_package_init_statistics():
+    torch.manual_seed(0)
+    G = sol.dcgan_init(DCGANGenerator())
+    D = sol.dcgan_init(DCGANDiscriminator(batch_norm=True))
+    for m in list(G.modules()) + list(D.modules()):
+        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)) and m.weight.numel() > 1000:
+            assert abs(m.weight.std().item() - 0.02) < 0.002
+        if isinstance(m, nn.BatchNorm2d):
+            assert abs(m.weight.mean().item() - 1) < 0.02 and (m.bias == 0).all()
+
+
+def test_solution_slerp_properties():
+    torch.manual_seed(0)
+    z0, z1 = torch.randn(100), torch.randn(100)
+    torch.testing.assert_close(sol.slerp(z0, z1, 0.0), z0)
+    torch.testing.assert_close(sol.slerp(z0, z1, 1.0), z1)
+    # on the unit sphere, slerp stays on it and moves at a constant angular speed
+    u0, u1 = z0 / z0.norm(), z1 / z1.norm()
+    omega = torch.arccos(u0 @ u1)
+    for t in (0.2, 0.5, 0.9):
+        p = sol.slerp(u0, u1, t)
+        assert abs(p.norm().item() - 1) < 1e-5
+        torch.testing.assert_close(torch.arccos((p @ u0).clamp(-1, 1)), t * omega, atol=1e-4, rtol=0)
+
+
+def test_solution_nearest_neighbour_matches_brute_force():
+    torch.manual_seed(0)
+    x, train = torch.randn(5, 1, 28, 28), torch.randn(40, 1, 28, 28)
+    dist, idx = sol.nearest_neighbour(x, train)
+    for i in range(5):
+        d = ((train - x[i]) ** 2).flatten(1).sum(1).sqrt()
+        assert idx[i] == d.argmin()
+        torch.testing.assert_close(dist[i], d.min(), rtol=1e-4, atol=1e-4)
+
+
+# ---- every checker: solution passes, stub is "not attempted" ---------------------------
+
+@pytest.mark.parametrize("name", NAMES)
+def test_solution_passes(name):
+    assert getattr(check, name)(getattr(sol, name)).status == "pass"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_stub_is_not_attempted(name):
+    assert getattr(check, name)(stub).status == "not attempted"
+
+
+# ---- upsample_block: typical wrong answers ----------------------------------------------
+
+def test_block_with_strided_conv2d_fails():  # the source material's shrinking "generator"
+    def wrong(c_in, c_out):
+        return nn.Sequential(nn.Conv2d(c_in, c_out, 4, 2, 1), nn.BatchNorm2d(c_out), nn.ReLU())
+    _fails(check.upsample_block(wrong), "shrinks")
+
+
+def test_block_k3_wrong_padding_fails():
+    def wrong(c_in, c_out):
+        return nn.Sequential(nn.ConvTranspose2d(c_in, c_out, 3, 2, 1), nn.BatchNorm2d(c_out), nn.ReLU())
+    r = check.upsample_block(wrong)
+    _fails(r, "output_padding")
+    assert "13" in r.message  # 7 -> 13, not 14
+
+
+def test_block_k3_with_output_padding_passes():
+    def other(c_in, c_out):
+        return nn.Sequential(nn.ConvTranspose2d(c_in, c_out, 3, 2, 1, output_padding=1),
+                             nn.BatchNorm2d(c_out), nn.ReLU())
+    assert check.upsample_block(other).status == "pass"
+
+
+def test_block_stride_1_fails():
+    def wrong(c_in, c_out):
+        return nn.Sequential(nn.ConvTranspose2d(c_in, c_out, 4, 1, 1), nn.BatchNorm2d(c_out), nn.ReLU())
+    _fails(check.upsample_block(wrong), "stride 2")
+
+
+def test_block_without_batch_norm_fails():
+    def wrong(c_in, c_out):
+        return nn.Sequential(nn.ConvTranspose2d(c_in, c_out, 4, 2, 1), nn.ReLU())
+    _fails(check.upsample_block(wrong), "batch norm")
+
+
+def test_block_with_tanh_or_leaky_relu_fails():
+    def tanh(c_in, c_out):
+        return nn.Sequential(nn.ConvTranspose2d(c_in, c_out, 4, 2, 1), nn.BatchNorm2d(c_out), nn.Tanh())
+
+    def leaky(c_in, c_out):
+        return nn.Sequential(nn.ConvTranspose2d(c_in, c_out, 4, 2, 1), nn.BatchNorm2d(c_out),
+                             nn.LeakyReLU(0.2))
+    _fails(check.upsample_block(tanh), "output layer")
+    _fails(check.upsample_block(leaky), "ReLU")
+
+
+def test_block_batch_norm_before_conv_fails():
+    def wrong(c_in, c_out):
+        return nn.Sequential(nn.BatchNorm2d(c_in), nn.ConvTranspose2d(c_in, c_out, 4, 2, 1), nn.ReLU())
+    _fails(check.upsample_block(wrong), "after the transposed convolution")
+
+
+# ---- dcgan_init: typical wrong answers --------------------------------------------------
+
+def _init(std=0.02, bn_mean=1.0, bn_std=0.02, kinds=(nn.Conv2d, nn.ConvTranspose2d, nn.Linear),
+          zero_bias=True):
+    def fn(module):
+        for m in module.modules():
+            if isinstance(m, kinds):
+                nn.init.normal_(m.weight, 0.0, std)
+                if zero_bias and m.bias is not None:
+                    nn.init.zeros_(m.bias)
+            elif isinstance(m, nn.BatchNorm2d):
+                nn.init.normal_(m.weight, bn_mean, bn_std) if bn_std else nn.init.constant_(m.weight, bn_mean)
+                nn.init.zeros_(m.bias)
+        return module
+    return fn
+
+
+def test_init_std_02_fails():
+    _fails(check.dcgan_init(_init(std=0.2)), "ten times too large")
+
+
+def test_init_variance_instead_of_std_fails():
+    _fails(check.dcgan_init(_init(std=0.0004)), "not the variance")
+
+
+def test_init_bn_weights_zero_fails():
+    _fails(check.dcgan_init(_init(bn_mean=0.0, bn_std=0.0)), "normal_(bn.weight, 1.0, 0.02)")
+
+
+def test_init_bn_weights_mean_zero_fails():
+    _fails(check.dcgan_init(_init(bn_mean=0.0)), "normal_(bn.weight, 1.0, 0.02)")
+
+
+def test_init_bn_weights_too_spread_fails():
+    _fails(check.dcgan_init(_init(bn_std=0.2)), "N(1, 0.02)")
+
+
+def test_init_forgot_linear_and_transposed_fail():
+    _fails(check.dcgan_init(_init(kinds=(nn.Conv2d, nn.ConvTranspose2d))), "Linear was not initialised")
+    _fails(check.dcgan_init(_init(kinds=(nn.Conv2d, nn.Linear))), "ConvTranspose2d was not initialised")
+
+
+def test_init_biases_kept_fails():
+    _fails(check.dcgan_init(_init(zero_bias=False)), "bias")
+
+
+def test_init_bn_constant_one_passes():  # pytorch/examples draws N(1, 0.02); a constant 1 is fine too
+    assert check.dcgan_init(_init(bn_std=0.0)).status == "pass"
+
+
+def test_package_init_passes():
+    from gan_course.models import dcgan_init_
+    assert check.dcgan_init(dcgan_init_).status == "pass"
+
+
+# ---- slerp: typical wrong answers -------------------------------------------------------
+
+def lerp(z0, z1, t):
+    return (1 - t) * z0 + t * z1
+
+
+def slerp_unnormalised(z0, z1, t):  # arccos of the raw dot product (clamped to avoid nan)
+    omega = torch.arccos((z0 * z1).sum(-1, keepdim=True).clamp(-1, 1))
+    so = torch.sin(omega).clamp(min=1e-6)
+    return torch.sin((1 - t) * omega) / so * z0 + torch.sin(t * omega) / so * z1
+
+
+def slerp_swapped(z0, z1, t):
+    return sol.slerp(z1, z0, t)
+
+
+def slerp_no_fallback(z0, z1, t):
+    cos = (z0 * z1).sum(-1, keepdim=True) / (z0.norm(dim=-1, keepdim=True) * z1.norm(dim=-1, keepdim=True))
+    omega = torch.arccos(cos)
+    return torch.sin((1 - t) * omega) / torch.sin(omega) * z0 + torch.sin(t * omega) / torch.sin(omega) * z1
+
+
+def slerp_1d_only(z0, z1, t):
+    omega = torch.arccos(torch.dot(z0, z1) / (z0.norm() * z1.norm()))
+    return torch.sin((1 - t) * omega) / torch.sin(omega) * z0 + torch.sin(t * omega) / torch.sin(omega) * z1
+
+
+def test_slerp_wrong_answers():
+    _fails(check.slerp(lerp), "linear interpolation")
+    _fails(check.slerp(slerp_unnormalised), "normalised")
+    _fails(check.slerp(slerp_swapped), "swapped")
+    _fails(check.slerp(slerp_no_fallback), "fall back to lerp")
+    _fails(check.slerp(slerp_1d_only), "raised")
+
+
+# ---- nearest_neighbour: typical wrong answers -------------------------------------------
+
+def nn_argmax(x, train):
+    d = torch.cdist(x.flatten(1), train.flatten(1))
+    return d.max(dim=1).values, d.argmax(dim=1)
+
+
+def nn_squared(x, train):
+    d = torch.cdist(x.flatten(1), train.flatten(1))
+    dist, idx = d.min(dim=1)
+    return dist ** 2, idx
+
+
+def nn_l1(x, train):
+    d = torch.cdist(x.flatten(1), train.flatten(1), p=1)
+    dist, idx = d.min(dim=1)
+    return dist, idx
+
+
+def nn_wrong_dim(x, train):
+    d = torch.cdist(x.flatten(1), train.flatten(1))
+    dist, idx = d.min(dim=0)
+    return dist, idx
+
+
+def test_nearest_neighbour_wrong_answers():
+    _fails(check.nearest_neighbour(nn_argmax), "farthest")
+    _fails(check.nearest_neighbour(nn_squared), "squared")
+    _fails(check.nearest_neighbour(nn_l1), "Euclidean")
+    _fails(check.nearest_neighbour(nn_wrong_dim), "shape")
+
+
+def test_checkers_are_registered():
+    for name in NAMES:
+        assert getattr(check, name) is getattr(dcgan, name)
