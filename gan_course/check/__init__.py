@@ -14,3 +14,4 @@ from gan_course.check.layers import conv2d_by_hand, conv_output_size, conv_trans
 from gan_course.check.backprop import (discriminator_step_loss, generator_step_loss, linear_backward,  # noqa: F401
                                       numerical_gradient, sigmoid_bce_grad)
 from gan_course.check.dcgan import dcgan_init, nearest_neighbour, slerp, upsample_block  # noqa: F401
+from gan_course.check.welcome import discriminator_loss, generator_loss, to_pixels  # noqa: F401
