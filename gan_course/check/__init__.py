@@ -15,3 +15,4 @@ from gan_course.check.backprop import (discriminator_step_loss, generator_step_l
                                       numerical_gradient, sigmoid_bce_grad)
 from gan_course.check.dcgan import dcgan_init, nearest_neighbour, slerp, upsample_block  # noqa: F401
 from gan_course.check.welcome import discriminator_loss, generator_loss, to_pixels  # noqa: F401
+from gan_course.check.toy_gan import count_modes, diagnose_runs, generator_field, sample_ring  # noqa: F401

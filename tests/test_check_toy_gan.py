@@ -1,0 +1,197 @@
+"""The notebook-04 checkers pass on the solutions, fail on typical wrong answers (with the
+hint aimed at that mistake), and report "not attempted" for the untouched stubs."""
+
+import importlib.util
+import math
+from pathlib import Path
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from gan_course import check
+from gan_course.check import toy_gan
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _load_solutions():
+    spec = importlib.util.spec_from_file_location("nb04_toy_gan_2d", ROOT / "solutions" / "nb04_toy_gan_2d.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+SOL = _load_solutions()
+NAMES = ["sample_ring", "count_modes", "generator_field", "diagnose_runs"]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_solution_passes(name, capsys):
+    result = getattr(check, name)(getattr(SOL, name))
+    assert result.status == "pass", result.message
+    assert "[PASS]" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_stub_is_not_attempted(name, capsys):
+    def stub(*args):
+        raise NotImplementedError  # your code here
+
+    result = getattr(check, name)(stub)
+    assert result.status == "not attempted"
+    assert "[TODO]" in capsys.readouterr().out
+
+
+def test_none_returning_stub_is_not_attempted():
+    assert check.count_modes(lambda s, c, r, m=1: None).status == "not attempted"
+
+
+def test_sample_ring_matches_the_package_ring():
+    """The reference solution draws what gan_course.toy.ring() draws: same centers and std."""
+    from gan_course import toy
+
+    torch.manual_seed(0)
+    x = SOL.sample_ring(20000, 8, 2.0, 0.05)
+    data = toy.ring()
+    hits = data.mode_hits(x)
+    assert hits.sum() / len(x) > 0.98  # a real sample misses with probability exp(-4.5) ~ 1.1%
+    assert (hits - len(x) / 8).abs().max() < 6 * math.sqrt(len(x) / 8)
+
+
+# --- typical wrong answers -----------------------------------------------------------------
+
+def _ring(n, k, radius, std, angles=None, scale=1.0, noise=None):
+    j = torch.randint(k, (n,))
+    a = angles(j, k) if angles else 2 * math.pi * j / k
+    c = scale * radius * torch.stack([torch.cos(a), torch.sin(a)], dim=1)
+    return c + (std if noise is None else noise(std)) * torch.randn(n, 2)
+
+
+def _linspace_angles(j, k):
+    return torch.linspace(0, 2 * math.pi, k)[j]
+
+
+def _no_noise(n, k, radius, std):
+    return _ring(n, k, radius, 0.0)
+
+
+def _unequal_weights(n, k, radius, std):
+    j = torch.multinomial(torch.arange(1.0, k + 1), n, replacement=True)
+    a = 2 * math.pi * j / k
+    return radius * torch.stack([a.cos(), a.sin()], 1) + std * torch.randn(n, 2)
+
+
+def _counts_samples(s, c, r, m=1):
+    dist, idx = torch.cdist(s, c).min(dim=1)
+    return int((dist <= r).sum())
+
+
+def _squared_threshold(s, c, r, m=1):
+    dist, idx = torch.cdist(s, c).min(dim=1)
+    return int((torch.bincount(idx[dist ** 2 <= r], minlength=len(c)) >= m).sum())
+
+
+def _no_radius(s, c, r, m=1):
+    _, idx = torch.cdist(s, c).min(dim=1)
+    return int((torch.bincount(idx, minlength=len(c)) >= m).sum())
+
+
+def _strict(s, c, r, m=1):
+    dist, idx = torch.cdist(s, c).min(dim=1)
+    return int((torch.bincount(idx[dist <= r], minlength=len(c)) > m).sum())
+
+
+def _field_mean(D, x):
+    x = x.clone().requires_grad_(True)
+    return -torch.autograd.grad(F.softplus(-D(x)).mean(), x)[0]
+
+
+def _field_sign(D, x):
+    return -SOL.generator_field(D, x)
+
+
+def _field_logit(D, x):
+    x = x.clone().requires_grad_(True)
+    return torch.autograd.grad(D(x).sum(), x)[0]
+
+
+def _field_saturating(D, x):
+    x = x.clone().requires_grad_(True)
+    return -torch.autograd.grad(torch.log1p(-torch.sigmoid(D(x))).sum(), x)[0]
+
+
+def _field_in_place(D, x):
+    x.requires_grad_(True)
+    v = -torch.autograd.grad(F.softplus(-D(x)).sum(), x)[0]
+    x.requires_grad_(False)
+    x.add_(1.0)  # "moves the points": changes the caller's tensor
+    return v
+
+
+WRONG = {
+    "sample_ring": [
+        (lambda n, k, r, s: _ring(n, k, r, s, scale=2.0), "diameter"),
+        (lambda n, k, r, s: _ring(n, k, r, s, scale=0.5), "already the distance"),
+        (lambda n, k, r, s: _ring(n, k, r, s, angles=_linspace_angles), "linspace"),
+        (lambda n, k, r, s: _ring(n, k, r, s, angles=lambda j, k: 360.0 * j / k), "radians"),
+        (lambda n, k, r, s: _ring(n, k, r, s, noise=lambda s: s ** 2), "std**2"),
+        (lambda n, k, r, s: _ring(n, k, r, s, noise=math.sqrt), "sqrt(std)"),
+        (_no_noise, "no noise"),
+        (_unequal_weights, "uniformly"),
+        (lambda n, k, r, s: _ring(n, k, r, s).T, "shape"),
+    ],
+    "count_modes": [
+        (_counts_samples, "count the *modes*"),
+        (_squared_threshold, "squared"),
+        (_no_radius, "however far away"),
+        (_strict, ">="),
+        (lambda s, c, r, m=1: torch.tensor([1.0, 2.0]), "one integer"),
+    ],
+    "generator_field": [
+        (_field_mean, "batch size"),
+        (_field_sign, "sign flipped"),
+        (_field_logit, "gradient of D's logit"),
+        (_field_saturating, "saturating"),
+        (_field_in_place, "in place"),
+        (lambda D, x: SOL.generator_field(D, x)[:, :1], "shape"),
+    ],
+    "diagnose_runs": [
+        (lambda: {"A": "saturating stall", "B": "mode collapse", "C": "healthy"}, "saturating stall starts"),
+        (lambda: {"A": "healthy", "B": "saturating stall", "C": "mode collapse"}, "healthy run covers"),
+        (lambda: {"A": "mode collapse", "B": "healthy", "C": "mode collapse"}, "healthy run"),
+        (lambda: {"A": "mode collapse", "B": "vanishing gradient", "C": "healthy"}, "choose from"),
+        (lambda: {"A": "mode collapse", "C": "healthy"}, "each of A, B and C"),
+        (lambda: ["mode collapse", "saturating stall", "healthy"], "dict"),
+    ],
+}
+
+
+@pytest.mark.parametrize("name,wrong,hint", [(n, w, h) for n, cases in WRONG.items() for w, h in cases],
+                         ids=[f"{n}-{h}" for n, cases in WRONG.items() for _, h in cases])
+def test_typical_wrong_answer_fails_with_its_hint(name, wrong, hint, capsys):
+    result = getattr(check, name)(wrong)
+    assert result.status == "fail", f"{name} accepted a wrong answer ({hint})"
+    assert hint in result.message, result.message
+    assert "[FAIL]" in capsys.readouterr().out
+
+
+def test_diagnosis_accepts_case_and_spaces():
+    answers = {k: f"  {v.upper()} " for k, v in SOL.diagnose_runs().items()}
+    assert check.diagnose_runs(lambda: answers).passed
+
+
+def test_count_modes_accepts_tensor_counts():
+    assert check.count_modes(lambda s, c, r, m=1: torch.tensor(SOL.count_modes(s, c, r, m))).passed
+
+
+def test_generator_field_checker_leaves_global_rng_alone():
+    torch.manual_seed(3)
+    expected = torch.rand(2)
+    torch.manual_seed(3)
+    check.generator_field(SOL.generator_field)
+    torch.testing.assert_close(torch.rand(2), expected)
+
+
+def test_diagnoses_are_the_documented_choices():
+    assert set(toy_gan._RUN_ANSWERS.values()) == set(toy_gan.DIAGNOSES)
