@@ -16,3 +16,4 @@ from gan_course.check.backprop import (discriminator_step_loss, generator_step_l
 from gan_course.check.dcgan import dcgan_init, nearest_neighbour, slerp, upsample_block  # noqa: F401
 from gan_course.check.welcome import discriminator_loss, generator_loss, to_pixels  # noqa: F401
 from gan_course.check.toy_gan import count_modes, diagnose_runs, generator_field, sample_ring  # noqa: F401
+from gan_course.check.training_loop import d_loss_from_logits, d_step_by_hand, g_step_by_hand, scale_images  # noqa: F401
