@@ -1,0 +1,170 @@
+"""Plotting: every function returns a Figure whose contents match the data (grid tiles,
+curves and reference lines, D's surface and the generator's gradient field checked against
+autograd on a linear D), and no function leaves figures open beyond the one it returns."""
+
+import math
+
+import matplotlib
+
+matplotlib.use("Agg")  # tests only; never set for notebook kernels
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+import torch  # noqa: E402
+import torch.nn as nn  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+
+from gan_course import plotting as P  # noqa: E402
+from gan_course.toy import get_toy  # noqa: E402
+from gan_course.training import History  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def close_all():
+    yield
+    plt.close("all")
+
+
+def _history(n=120, seed=0):
+    rng = np.random.default_rng(seed)
+    return {"step": list(range(1, n + 1)), "loss_d": list(1.3 + 0.1 * rng.standard_normal(n)),
+            "loss_g": list(0.8 + 0.1 * rng.standard_normal(n)),
+            "d_real": list(0.6 + 0.05 * rng.standard_normal(n)),
+            "d_fake": list(0.4 + 0.05 * rng.standard_normal(n))}
+
+
+def test_make_grid_places_each_image_like_a_loop():
+    x = torch.arange(5 * 4 * 3, dtype=torch.float32).view(5, 1, 4, 3) / 60 * 2 - 1
+    g = P.make_grid(x, nrow=2, pad=1, pad_value=-0.5)
+    assert g.shape == (3 * 5 + 1, 2 * 4 + 1)
+    for i in range(5):
+        r, c = divmod(i, 2)
+        np.testing.assert_array_equal(g[1 + r * 5: 1 + r * 5 + 4, 1 + c * 4: 1 + c * 4 + 3], x[i, 0].numpy())
+    assert g[0, 0] == -0.5 and (g[11:15, 5:8] == -0.5).all()  # the 6th slot is empty
+
+
+def test_sample_grid_draws_dark_ink_on_white(tmp_path):
+    x = -torch.ones(10, 1, 28, 28)
+    x[:, :, 10:18, 10:18] = 1.0
+    fig = P.sample_grid(x, nrow=5, title="ten squares")
+    assert isinstance(fig, Figure) and plt.get_fignums() == [fig.number]
+    (ax,) = fig.axes
+    im = ax.get_images()[0]
+    np.testing.assert_array_equal(im.get_array(), P.make_grid(x, 5))
+    assert im.get_cmap().name == "gray_r" and im.get_clim() == (-1, 1)
+    assert ax.get_title() == "ten squares"
+    # background pixel -1 renders white, ink +1 black
+    rgba = im.to_rgba(np.array([[-1.0, 1.0]]))
+    assert rgba[0, 0, :3].min() > 0.99 and rgba[0, 1, :3].max() < 0.01
+    fig.savefig(tmp_path / "grid.png")
+    with pytest.raises(ValueError, match="127.5"):
+        P.sample_grid(x * 127.5 + 127.5)
+
+
+def test_smooth_is_a_debiased_ema():
+    v = np.array([1.0, 3.0, 2.0, 5.0])
+    w = 0.8
+    want = [sum(w ** (t - i) * (1 - w) * v[i] for i in range(t + 1)) / (1 - w ** (t + 1))
+            for t in range(4)]
+    np.testing.assert_allclose(P.smooth(v, w), want)
+    np.testing.assert_allclose(P.smooth(np.full(7, 2.5), 0.9), 2.5)
+
+
+@pytest.mark.parametrize("as_history", [False, True])
+def test_plot_history_curves_and_equilibrium_lines(as_history):
+    h = _history()
+    if as_history:
+        h = History(**h)
+    fig = P.plot_history(h)
+    ax_loss, ax_d = fig.axes
+    ys = [tuple(line.get_ydata()) for line in ax_loss.lines]
+    assert (math.log(4), math.log(4)) in ys and (math.log(2), math.log(2)) in ys
+    assert any(np.allclose(y, P.smooth(_history()["loss_d"])) for y in ys if len(y) == 120)
+    assert (0.5, 0.5) in [tuple(line.get_ydata()) for line in ax_d.lines]
+    assert ax_d.get_ylim() == (-0.02, 1.02)
+    assert ax_loss.get_xlabel() == "generator step" and ax_d.get_title() == "discriminator outputs"
+    assert P.plot_losses(h).axes[0].get_ylabel() == "loss"
+    assert P.plot_d_outputs(h).axes[0].get_title() == "discriminator outputs"
+    # WGAN critic scores: no probability line
+    wfig = P.plot_d_outputs(h, loss="wgan-gp")
+    assert (0.5, 0.5) not in [tuple(line.get_ydata()) for line in wfig.axes[0].lines]
+
+
+def test_samples_over_time_keeps_first_and_last():
+    snaps = [(s * 100, torch.rand(16, 1, 28, 28) * 2 - 1) for s in range(11)]
+    fig = P.samples_over_time(snaps, max_panels=4)
+    titles = [ax.get_title() for ax in fig.axes]
+    assert len(titles) == 4 and titles[0] == "step 0" and titles[-1] == "step 1,000"
+    assert len(P.samples_over_time({"samples": snaps[:2]}).axes) == 2
+    with pytest.raises(ValueError, match="no samples"):
+        P.samples_over_time([])
+
+
+class _LinearD(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.lin = nn.Linear(2, 1)
+        with torch.no_grad():
+            self.lin.weight.copy_(torch.tensor([[1.5, -0.5]]))
+            self.lin.bias.fill_(0.2)
+
+    def forward(self, x):
+        return self.lin(x).view(-1)
+
+
+class _ShiftG(nn.Module):
+    latent_dim = 2
+
+    def __init__(self):
+        super().__init__()
+        self.b = nn.Parameter(torch.tensor([0.5, -0.3]))
+
+    def forward(self, z):
+        return 0.3 * z + self.b
+
+
+@pytest.mark.parametrize("loss", ["nonsaturating", "saturating"])
+def test_toy_decision_surface_and_gradient_field_match_autograd(loss, tmp_path):
+    G, D, ring = _ShiftG().train(), _LinearD().train(), get_toy("ring")
+    fig, ax = plt.subplots()
+    out = P.draw_toy_decision(ax, G, D, ring, n=200, grid_size=30, loss=loss, n_arrows=50)
+    assert G.training and D.training  # modes restored
+    assert all(p.grad is None for p in D.parameters())  # D's gradients left alone
+    gx, gy, surface = out["grid"]
+    pts = torch.tensor(np.stack([gx.ravel(), gy.ravel()], 1), dtype=torch.float32)
+    np.testing.assert_allclose(surface.ravel(), torch.sigmoid(D(pts)).detach().numpy(), rtol=1e-6)
+    # -d loss_G / dx for a linear D(x) = w.x + b, per sample:
+    #   non-saturating -log s(D): (1 - s(D)) w ;  saturating log(1 - s(D)): s(D) w
+    x = torch.tensor(out["fake"][:50])
+    s = torch.sigmoid(D(x)).detach()[:, None]
+    w = D.lin.weight.detach()
+    want = (1 - s) * w if loss == "nonsaturating" else s * w
+    np.testing.assert_allclose(out["grad"], want.numpy(), rtol=1e-5, atol=1e-7)
+    assert len(ax.collections) >= 4  # surface, two scatters, quiver (+ the 1/2 contour)
+    fig.savefig(tmp_path / "toy.png")
+    fig2 = P.plot_toy_decision(G, D, ring, n=100, grid_size=20)
+    assert "ring" in fig2.axes[0].get_title() and len(fig2.axes) == 2  # plot + colorbar
+
+
+def test_toy_decision_rejects_an_image_generator():
+    class ImgG(nn.Module):
+        latent_dim = 2
+
+        def forward(self, z):
+            return torch.zeros(len(z), 1, 28, 28)
+    fig, ax = plt.subplots()
+    with pytest.raises(ValueError, match=r"\(B, 2\)"):
+        P.draw_toy_decision(ax, ImgG(), _LinearD(), get_toy("ring"), n=10)
+
+
+def test_class_histogram_bars_and_uniform_line():
+    counts = [5, 0, 10, 5, 5, 5, 5, 5, 5, 5]
+    fig = P.class_histogram(counts)
+    ax = fig.axes[0]
+    assert [p.get_height() for p in ax.patches] == counts
+    assert (5.0, 5.0) in [tuple(line.get_ydata()) for line in ax.lines]
+    q = np.array([c for c in counts if c]) / 50
+    assert f"{-(q * np.log(q)).sum():.2f}" in ax.get_title()
+    with pytest.raises(ValueError, match="10 class counts"):
+        P.class_histogram([1, 2, 3])
