@@ -167,3 +167,20 @@ def _cpu(obj):
     if isinstance(obj, (list, tuple)):
         return type(obj)(_cpu(v) for v in obj)
     return obj
+
+
+def export_generator(checkpoint: str | Path, out: str | Path, ema: bool = True) -> Path:
+    """Write a training checkpoint's generator as ``{"arch": ..., "state_dict": ...}``.
+
+    This small file (no D, no optimiser, no history) is what ``models.load_pretrained``
+    reads. With ``ema`` the moving-average weights are used when the run kept them.
+    """
+    blob = load_checkpoint(checkpoint)
+    state = blob["extra"].get("G_ema") if ema else None
+    state = state if state is not None else blob["G"]
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(out.name + ".tmp")
+    torch.save({"arch": blob["arch"]["G"], "state_dict": {k: v.clone() for k, v in state.items()}}, tmp)
+    os.replace(tmp, out)
+    return out

@@ -81,7 +81,9 @@ class History:
     - ``grad_norm_d``, ``grad_norm_g``: the L2 norm of all of D's / G's gradients;
     - ``samples``: ``(step, images)`` of the fixed noise batch, images on the CPU;
     - ``seconds``: training time (hooks excluded), ``images_seen``: real images D has seen;
-    - ``stopped_reason``: "finished", "time budget", "interrupted" or "non-finite ... at step k".
+    - ``stopped_reason``: "finished", "time budget", "interrupted" or "non-finite ... at step k";
+    - ``G_ema``: with ``cfg.ema``, the exponential moving average of G's weights (what the
+      sample grids show; often smoother digits than G itself), else None.
     """
 
     step: list[int] = field(default_factory=list)
@@ -96,6 +98,7 @@ class History:
     seconds: float = 0.0
     images_seen: int = 0
     stopped_reason: str = ""
+    G_ema: nn.Module | None = None  # the moving-average generator when cfg.ema is set
 
     def __getitem__(self, name: str) -> list:
         return getattr(self, name)
@@ -353,7 +356,8 @@ def train_gan(G: nn.Module, D: nn.Module, x: torch.Tensor, cfg: TrainConfig | No
     - ``out_dir``: ``out_dir/checkpoint.pt`` is written every ``cfg.checkpoint_every`` steps
       and at the end; ``resume``: a checkpoint to continue from, exactly.
     - ``hooks``: callables ``hook(step, history, G, D)`` run every ``hook_every`` steps
-      (default ``cfg.sample_every``) and at the end; use them to plot or log.
+      (default ``cfg.sample_every``) and at the end; use them to plot or log. A hook that
+      returns ``True`` stops training (``stopped_reason`` "stopped by a hook").
     - ``y``: labels (N,) for class-conditional models.
     """
     cfg = cfg if cfg is not None else TrainConfig()
@@ -396,6 +400,7 @@ def train_gan(G: nn.Module, D: nn.Module, x: torch.Tensor, cfg: TrainConfig | No
         if G_ema is not None:
             G_ema.load_state_dict(extra.get("G_ema") or blob["G"])
         history, step = History.from_dict(blob["history"]), int(blob["step"])
+    history.G_ema = G_ema
 
     ckpt_path = Path(out_dir) / "checkpoint.pt" if out_dir is not None else None
 
@@ -481,7 +486,7 @@ def train_gan(G: nn.Module, D: nn.Module, x: torch.Tensor, cfg: TrainConfig | No
                                 D_x=f"{history.d_real[-1]:.2f}", D_G_z=f"{history.d_fake[-1]:.2f}",
                                 refresh=False)
             if due_sample:
-                history.samples.append((step, sample_images(G_ema or G, fixed_z, fixed_y)))
+                history.samples.append((step, sample_images(G if G_ema is None else G_ema, fixed_z, fixed_y)))
             if due_ckpt and step < total_steps:
                 history.seconds = t_base + elapsed()
                 save(step)
@@ -489,9 +494,11 @@ def train_gan(G: nn.Module, D: nn.Module, x: torch.Tensor, cfg: TrainConfig | No
             if due_hook:
                 t_hook = time.perf_counter()
                 history.seconds = t_base + elapsed()
-                for hook in hooks:
-                    hook(step, history, G, D)
+                wants_stop = [hook(step, history, G, D) is True for hook in hooks]
                 hook_seconds += time.perf_counter() - t_hook
+                if any(wants_stop):  # e.g. a quality target was reached
+                    stopped = "stopped by a hook"
+                    break
     except KeyboardInterrupt:
         stopped = "interrupted"
         problem = flush()
@@ -500,6 +507,9 @@ def train_gan(G: nn.Module, D: nn.Module, x: torch.Tensor, cfg: TrainConfig | No
     finally:
         bar.close()
 
+    problem = flush()  # steps since the last flush (time budget, a hook's stop)
+    if problem is not None:
+        stopped = problem
     history.seconds = t_base + elapsed()
     history.stopped_reason = stopped
     if stopped.startswith("non-finite"):
@@ -514,16 +524,14 @@ def train_gan(G: nn.Module, D: nn.Module, x: torch.Tensor, cfg: TrainConfig | No
         return history
     if not history.samples or history.samples[-1][0] != step:
         if step > 0:
-            history.samples.append((step, sample_images(G_ema or G, fixed_z, fixed_y)))
+            history.samples.append((step, sample_images(G if G_ema is None else G_ema, fixed_z, fixed_y)))
     save(step)
     if stopped == "interrupted":
         where = f"; checkpoint saved to {ckpt_path}" if ckpt_path is not None else ""
         print(f"training interrupted at step {step}{where}; returning the history so far.")
-    elif hooks and step % hook_every != 0:
+    elif hooks and step % hook_every != 0 and stopped != "stopped by a hook":
         for hook in hooks:
             hook(step, history, G, D)
-    if G_ema is not None:
-        history.G_ema = G_ema  # the averaged generator, for sampling
     return history
 
 

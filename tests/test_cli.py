@@ -62,3 +62,15 @@ def test_module_entry_point(tmp_path):
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert (out / "checkpoint.pt").exists() and (out / "samples.png").exists()
+
+
+def test_bench_quick(monkeypatch, capsys):
+    """The bench in quick mode: both speed lines, memory, and a 1-second time-to-quality run."""
+    monkeypatch.setenv("GAN_COURSE_QUICK", "1")
+    assert cli.main(["bench", "--device", "cpu", "--seconds", "1"]) == 0
+    out = capsys.readouterr().out
+    for arch in ("mlp", "dcgan"):
+        line = next(l for l in out.splitlines() if l.strip().startswith(arch))
+        assert "package" in line and "tutorial-style" in line and "ratio" in line and "epoch" in line
+    assert "peak memory" in out and "load average" in out
+    assert "confident" in out and ("reached" in out or "not reached within 1 s" in out)

@@ -224,6 +224,7 @@ def test_time_budget_and_quick_mode(monkeypatch):
     G, D = tiny_pair()
     h = train_gan(G, D, tiny_data(), cfg(steps=10**6, max_seconds=0.2), device="cpu")
     assert h.stopped_reason == "time budget" and 0 < len(h) < 10**6
+    assert h.images_seen == len(h) * 8 and h.step[-1] == len(h)  # no step left unrecorded
     monkeypatch.setenv("GAN_COURSE_QUICK", "1")
     h = train_gan(G, D, tiny_data(), cfg(steps=500, quick_steps=3), device="cpu")
     assert len(h) == 3
@@ -315,3 +316,29 @@ def test_bce_reference_matches_functional():  # sanity of the hand-written refer
     t = torch.randn(5)
     torch.testing.assert_close(-torch.log(torch.sigmoid(t)).mean(),
                                F.binary_cross_entropy_with_logits(t, torch.ones(5)))
+
+
+def test_a_hook_can_stop_training():
+    G, D = tiny_pair()
+    seen = []
+
+    def enough(step, history, G, D):
+        seen.append(step)
+        return step >= 4
+
+    h = train_gan(G, D, tiny_data(), cfg(steps=50), device="cpu", hooks=[enough], hook_every=2)
+    assert h.stopped_reason == "stopped by a hook" and len(h) == 4 and seen == [2, 4]
+
+
+def test_export_generator_for_load_pretrained(tmp_path, monkeypatch):
+    from gan_course import models
+    from gan_course.checkpoints import export_generator
+
+    G, D = tiny_pair()
+    h = train_gan(G, D, tiny_data(), cfg(steps=3, ema=0.5), device="cpu", out_dir=tmp_path)
+    export_generator(tmp_path / "checkpoint.pt", tmp_path / "assets" / "mlp_generator.pt")
+    monkeypatch.setattr(models, "ASSETS", tmp_path / "assets")
+    P = models.load_pretrained("mlp")
+    z = torch.randn(5, 4)
+    h.G_ema.eval()
+    torch.testing.assert_close(P(z), h.G_ema(z))  # the EMA weights are the exported ones

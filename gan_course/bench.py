@@ -1,0 +1,166 @@
+"""``python -m gan_course bench``: how fast the course trains, and how soon it draws digits.
+
+It prints
+
+1. training throughput (images per second through D's real side) of the package's MLP GAN
+   and DCGAN steps, and of a reference loop in the style most tutorials use on the *same*
+   networks: a ``DataLoader`` over a ``TensorDataset``, float32, ``Sigmoid`` + ``BCELoss``,
+   and D evaluated three times per batch (real, fake for D's step, fake again for G's step,
+   with D's weights receiving gradients they do not need). The ratio is the package's speedup;
+   a 60,000-image epoch is extrapolated from the package's rate;
+2. peak memory of this process (``resource.getrusage``'s maxrss);
+3. time to quality: seconds of DCGAN training (the command line's configuration) until the
+   judge is confident (max softmax > 0.9) on at least 70% of 2,000 samples, evaluating about
+   every 20 s of training; evaluation time is not counted. Real digits score about 90%.
+
+Numbers depend on the machine and on what else runs on it, so the header prints the load.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import resource
+import time
+
+import torch
+from torch import nn
+
+from gan_course import runtime
+from gan_course.models import build_gan
+from gan_course.training import default_config, train_gan
+
+TARGET = 0.70          # fraction of samples the judge must be confident about
+N_EVAL = 2000          # samples scored at each evaluation
+EVAL_EVERY_S = 20.0    # seconds of training between evaluations
+
+
+def package_rate(arch: str, x: torch.Tensor, device: torch.device, steps: int) -> float:
+    """Images per second of :func:`train_gan` with the command line's settings for ``arch``."""
+    torch.manual_seed(0)
+    G, D = build_gan(arch)
+    cfg = default_config(arch, steps=5, progress=False, sample_every=10**9, checkpoint_every=10**9)
+    train_gan(G, D, x, cfg, device=device)  # warm-up: first calls allocate and pick kernels
+    cfg = default_config(arch, steps=steps, progress=False, sample_every=10**9,
+                         checkpoint_every=10**9, quick_steps=steps)
+    h = train_gan(G, D, x, cfg, device=device)
+    return h.images_seen / h.seconds
+
+
+def tutorial_rate(arch: str, x: torch.Tensor, device: torch.device, steps: int,
+                  batch_size: int) -> float:
+    """Images per second of the common tutorial loop (pytorch/examples dcgan style)."""
+    from torch.utils.data import DataLoader, TensorDataset
+
+    torch.manual_seed(0)
+    G, D_logits = build_gan(arch)
+    G, D = G.to(device), nn.Sequential(D_logits, nn.Sigmoid()).to(device)  # probabilities out
+    criterion = nn.BCELoss()
+    opt_g = torch.optim.Adam(G.parameters(), lr=2e-4, betas=(0.5, 0.999))
+    opt_d = torch.optim.Adam(D.parameters(), lr=2e-4, betas=(0.5, 0.999))
+    loader = DataLoader(TensorDataset(x.cpu()), batch_size=batch_size, shuffle=True, drop_last=True)
+
+    def run(n: int) -> float:
+        done, start = 0, time.perf_counter()
+        while True:
+            for (real,) in loader:
+                real = real.to(device)
+                b = real.size(0)
+                label = torch.full((b,), 1.0, device=device)
+                D.zero_grad()
+                err_real = criterion(D(real), label)                  # D evaluation 1
+                err_real.backward()
+                noise = torch.randn(b, G.latent_dim, device=device)
+                fake = G(noise)
+                label.fill_(0.0)
+                err_fake = criterion(D(fake.detach()), label)         # D evaluation 2
+                err_fake.backward()
+                opt_d.step()
+                G.zero_grad()
+                label.fill_(1.0)
+                err_g = criterion(D(fake), label)                     # D evaluation 3
+                err_g.backward()
+                opt_g.step()
+                err_g.item()  # tutorials print or log the losses every step
+                done += 1
+                if done == n:
+                    return n * batch_size / (time.perf_counter() - start)
+
+    run(5)  # warm-up
+    return run(steps)
+
+
+def time_to_quality(x: torch.Tensor, device: torch.device, budget_s: float) -> list[str]:
+    """Train the DCGAN until the judge is confident on TARGET of N_EVAL samples, or the budget."""
+    from gan_course.judge import load_judge
+    from gan_course.metrics import judge_scores
+
+    judge = load_judge(device)
+    z = torch.randn(N_EVAL, 100, generator=torch.Generator().manual_seed(1234)).to(device)
+    lines: list[str] = []
+    state = {"last": 0.0, "best": 0.0, "reached": None}
+
+    def evaluate(step, history, G, D):
+        if history.seconds - state["last"] < EVAL_EVERY_S and history.seconds < budget_s:
+            return False
+        state["last"] = history.seconds
+        was_training = G.training
+        G.eval()
+        with torch.no_grad():
+            conf = judge_scores(G(z), judge)["confident_fraction"]
+        G.train(was_training)
+        state["best"] = max(state["best"], conf)
+        lines.append(f"  {history.seconds:6.0f} s  step {step:6d}  confident {conf:.1%}")
+        print(lines[-1], flush=True)
+        if conf >= TARGET:
+            state["reached"] = (history.seconds, step, conf)
+            return True
+        return False
+
+    torch.manual_seed(0)
+    G, D = build_gan("dcgan")
+    cfg = default_config("dcgan", steps=10**9, quick_steps=10**9, max_seconds=budget_s,
+                         progress=False, checkpoint_every=10**9, sample_every=10**9)
+    train_gan(G, D, x, cfg, device=device, hooks=[evaluate], hook_every=25)
+    if state["reached"]:
+        s, step, conf = state["reached"]
+        lines.append(f"  reached {conf:.1%} >= {TARGET:.0%} after {s:.0f} s of training (step {step})")
+    else:
+        lines.append(f"  not reached within {budget_s:.0f} s (best {state['best']:.1%})")
+    return lines
+
+
+def run_bench(args) -> int:
+    from gan_course.data import load_mnist
+
+    runtime.apply_thread_setting()
+    device = runtime.pick_device(getattr(args, "device", None))
+    quick = runtime.is_quick()
+    steps = runtime.by_mode(full=150, quick=10)
+    budget = args.seconds or runtime.by_mode(full=300.0, quick=20.0)
+    data = load_mnist("subset")  # offline and identical everywhere
+    x = data.x_train
+    load = os.getloadavg()
+    print(f"gan_course bench | torch {torch.__version__} | {device.type} ({torch.get_num_threads()} "
+          f"threads) on {platform.processor() or platform.machine()} | load average "
+          f"{load[0]:.2f} {load[1]:.2f} | {len(x):,} training digits | "
+          f"{'quick' if quick else 'full'} mode")
+    print(f"training throughput, {steps} steps each (images/s; higher is better):")
+    for arch in ("mlp", "dcgan"):
+        batch = default_config(arch).batch_size
+        ours = package_rate(arch, x, device, steps)
+        ref = tutorial_rate(arch, x, device, steps, batch)
+        print(f"  {arch:5s}  package {ours:8,.0f}   tutorial-style loop {ref:8,.0f}   "
+              f"ratio {ours / ref:4.2f}x   60,000-image epoch {60000 / ours:5.1f} s  (batch {batch})")
+    maxrss_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+    print(f"peak memory (maxrss) so far: {maxrss_mib:,.0f} MiB")
+    if args.skip_quality:
+        return 0
+    print(f"time to quality: DCGAN until the judge is confident (>0.9) on {TARGET:.0%} of "
+          f"{N_EVAL:,} samples, budget {budget:.0f} s of training:")
+    lines = time_to_quality(x, device, budget)  # prints each evaluation as it goes
+    print(lines[-1])
+    maxrss_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"peak memory (maxrss): {maxrss_mib:,.0f} MiB | load average now "
+          f"{os.getloadavg()[0]:.2f}")
+    return 0
