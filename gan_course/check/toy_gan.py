@@ -295,8 +295,8 @@ _SIGNATURE = {
     "mode collapse": ("mode collapse keeps D(G(z)) near 1/2 (G keeps fooling D *somewhere*) "
                       "while only a few modes are covered, the covered ones changing as D chases "
                       "G's mass around; check D(G(z)) and the modes-covered panel"),
-    "saturating stall": ("a saturating stall starts with D(G(z)) near 0 and G's gradient norm "
-                         "orders of magnitude below the other runs (the gradient of "
+    "saturating stall": ("a saturating stall starts with D(G(z)) near 0, D rejecting every fake, "
+                         "and G's gradient norm climbing from almost nothing (the gradient of "
                          "log(1 - D(G(z))) at the logit is -D(G(z))); check the first steps"),
 }
 
