@@ -72,6 +72,28 @@ def test_shipped_judge_is_accurate_on_heldout_digits():
     assert J.ASSET_PATH.stat().st_size < 1_000_000
 
 
+def test_shipped_judge_is_unsure_about_non_digits():
+    judge = J.load_judge("cpu")
+    g = torch.Generator().manual_seed(123)  # not the training seed: fresh non-digits
+    noise = torch.rand(500, 1, 28, 28, generator=g) * 2 - 1
+    with torch.no_grad():
+        conf_noise = judge(noise).softmax(1).max(1).values
+        conf_real = judge(J.bundled_subset_split()[2][:500]).softmax(1).max(1).values
+    assert conf_noise.mean() < 0.3 and (conf_noise > 0.9).float().mean() < 0.01
+    assert (conf_real > 0.9).float().mean() > 0.9
+
+
+def test_make_non_digits_is_seeded_and_in_range():
+    x = J.bundled_subset_split()[0][:64]
+    a = J.make_non_digits(x, torch.Generator().manual_seed(0))
+    b = J.make_non_digits(x, torch.Generator().manual_seed(0))
+    assert a.shape == x.shape and torch.equal(a, b)
+    assert a.min() >= -1 and a.max() <= 1
+    # the pixel-shuffled ones keep a digit's ink: some output has exactly x[i]'s sorted pixels
+    assert any(torch.equal(a[i].flatten().sort().values, x[i].flatten().sort().values)
+               for i in range(64))
+
+
 def test_load_judge_errors_say_what_to_do(tmp_path):
     with pytest.raises(FileNotFoundError, match="train-judge"):
         J.load_judge(path=tmp_path / "nope.pt")
