@@ -262,6 +262,27 @@ def nn_wrong_dim(x, train):
     return dist, idx
 
 
+def nn_expansion(x, train):  # the exercise's route: one matrix product, clamped
+    a, b = x.flatten(1), train.flatten(1)
+    sq = (a * a).sum(1, keepdim=True) - 2 * a @ b.T + (b * b).sum(1)
+    dist, idx = sq.clamp(min=0).sqrt().min(dim=1)
+    return dist, idx
+
+
+def nn_expansion_unclamped(x, train):
+    a, b = x.flatten(1), train.flatten(1)
+    sq = (a * a).sum(1, keepdim=True) - 2 * a @ b.T + (b * b).sum(1)
+    sq[0, 9] = -1e-4  # what rounding does to an exact copy's squared distance, made certain
+    sq[1, 0] = -1e-4
+    dist, idx = sq.sqrt().min(dim=1)
+    return dist, idx
+
+
+def test_nearest_neighbour_matrix_product_route():
+    assert check.nearest_neighbour(nn_expansion).status == "pass"
+    _fails(check.nearest_neighbour(nn_expansion_unclamped), "clamp")
+
+
 def test_nearest_neighbour_wrong_answers():
     _fails(check.nearest_neighbour(nn_argmax), "farthest")
     _fails(check.nearest_neighbour(nn_squared), "squared")
