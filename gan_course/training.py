@@ -286,6 +286,9 @@ def validate(G: nn.Module, D: nn.Module, x: torch.Tensor, cfg: TrainConfig,
             _call(D, x[:2].to(D_device), None if y2 is None else y2.to(D_device))
     finally:
         G.train(was_training[0]), D.train(was_training[1])
+    if cfg.loss == "wgan-gp" and any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in D.modules()):
+        warnings.warn("WGAN-GP with batch norm in the critic: the gradient penalty is per sample, "
+                      "batch norm mixes samples. Build D with batch_norm=False.", stacklevel=3)
     if getattr(G, "arch", {}).get("kwargs", {}).get("out_activation", "tanh") == "tanh" \
             and x.dim() == 4 and float(x.min()) >= 0:
         warnings.warn("the real images lie in [0, 1] but G ends in tanh ([-1, 1]): D can tell "

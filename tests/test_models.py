@@ -46,6 +46,8 @@ def test_dcgan_is_light():
     G, D = build_gan("dcgan")
     # Linear 100 -> 64*7*7 (no bias), BN(64), ConvT 64->32 (no bias), BN(32), ConvT 32->1
     assert n_params(G) == 100 * 3136 + 2 * 64 + 64 * 32 * 16 + 2 * 32 + 32 * 16 + 1
+    # conv 1->32 (+bias), conv 32->64 (no bias: BN follows), BN(64), linear 3136->1
+    assert n_params(D) == (16 * 32 + 32) + 32 * 64 * 16 + 2 * 64 + (3136 + 1)
     assert n_params(G) * 4 < 2_000_000  # the shipped fp32 state dict must stay under 2 MB
     assert n_params(D) < 100_000
 
@@ -109,8 +111,8 @@ def test_dcgan_init_reaches_spectral_norm_weights():
 
 
 def test_spectral_norm_and_batch_norm_options():
-    assert any(isinstance(m, nn.BatchNorm2d) for m in DCGANDiscriminator(batch_norm=True).modules())
-    assert not any(isinstance(m, nn.BatchNorm2d) for m in DCGANDiscriminator().modules())
+    assert any(isinstance(m, nn.BatchNorm2d) for m in DCGANDiscriminator().modules())  # default
+    assert not any(isinstance(m, nn.BatchNorm2d) for m in DCGANDiscriminator(batch_norm=False).modules())
 
 
 def test_conditional_models():

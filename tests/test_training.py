@@ -262,6 +262,12 @@ def test_data_in_zero_one_warns():
         train_gan(G, D, (tiny_data() + 1) / 2, cfg(steps=1), device="cpu")
 
 
+def test_wgan_gp_with_batch_norm_in_the_critic_warns():
+    G, D = build_gan("dcgan", latent_dim=8, g_kwargs={"channels": (8, 4)}, d_kwargs={"channels": (4, 8)})
+    with pytest.warns(UserWarning, match="batch_norm=False"):
+        train_gan(G, D, torch.rand(16, 1, 28, 28) * 2 - 1, cfg(steps=1, loss="wgan-gp"), device="cpu")
+
+
 def test_toy_2d_training_runs():
     torch.manual_seed(0)
     G = MLPGenerator(latent_dim=2, hidden=(16,), out_shape=(2,), out_activation=None)
