@@ -543,7 +543,10 @@ def train_gan(G: nn.Module, D: nn.Module, x: torch.Tensor, cfg: TrainConfig | No
 # Per-architecture defaults of the command line, chosen by measurement (see bench.py and
 # assets/PRETRAINED.md for the numbers).
 ARCH_DEFAULTS: dict[str, dict] = {
-    "mlp": dict(steps=5000, batch_size=64, lr_g=2e-4, lr_d=2e-4),
+    # MLP: an EMA of G (decay 0.999) with one-sided smoothing (0.9) lifted the judge's
+    # confident fraction of 2,000 samples from 23% (plain, 5,000 steps; digits 0 and 6 never
+    # drawn) to 54% (6,000 steps; every class drawn, but 58% of samples are 1s).
+    "mlp": dict(steps=6000, batch_size=64, lr_g=2e-4, lr_d=2e-4, real_label=0.9, ema=0.999),
     "dcgan": dict(steps=3000, batch_size=64, lr_g=2e-4, lr_d=2e-4),
     "cdcgan": dict(steps=3000, batch_size=64, lr_g=2e-4, lr_d=2e-4),
 }
