@@ -6,7 +6,8 @@ STAMP  := $(VENV)/.installed-stamp
 NOTEBOOKS := $(sort $(wildcard notebooks/[0-9]*.ipynb))
 # nbval in lax mode: a cell fails on an exception, or when it is tagged
 # nbval-check-output and its text output differs from the stored one.
-NBVAL  := --nbval-lax --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg
+NBVAL  := --nbval-lax --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg \
+          --nbval-cell-timeout=600
 
 .PHONY: help install lab test notebooks bench doctor clean
 
