@@ -90,6 +90,21 @@ def _check_range(a: np.ndarray) -> None:
                          f"[{a.min():.1f}, {a.max():.1f}]; 0..255 images: x / 127.5 - 1")
 
 
+def save_grid(x, path, nrow: int = 8):
+    """Write digits (N, 1, 28, 28) in [-1, 1] to ``path`` as one PNG, dark ink on white.
+
+    No figure is made (the command line uses it), so it is fast and leaves nothing open.
+    """
+    import matplotlib.image
+    from pathlib import Path
+
+    a = np.clip(_to_numpy(x), -1, 1)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    matplotlib.image.imsave(path, make_grid(a, nrow), cmap=DIGIT_CMAP, vmin=-1, vmax=1)
+    return path
+
+
 # ------------------------------------------------------------------------ digits and samples
 
 def draw_grid(ax, x, nrow: int = 8, title: str | None = None) -> None:

@@ -559,27 +559,10 @@ def default_config(arch: str, **overrides) -> TrainConfig:
     return TrainConfig(**{**ARCH_DEFAULTS[arch], **overrides})
 
 
-def save_grid(images: torch.Tensor, path: str | Path, nrow: int = 8) -> Path:
-    """Write images in [-1, 1], shape (B, 1, 28, 28), as one PNG grid (ink dark on white)."""
-    import matplotlib.image
-
-    x = images.detach().float().cpu().clamp(-1, 1)
-    b, _, h, w = x.shape
-    ncol = math.ceil(b / nrow)
-    pad = 2
-    grid = torch.ones(ncol * (h + pad) + pad, nrow * (w + pad) + pad)
-    for i in range(b):
-        r, c = divmod(i, nrow)
-        top, left = pad + r * (h + pad), pad + c * (w + pad)
-        grid[top:top + h, left:left + w] = (1 - x[i, 0]) / 2  # 1 = white background, 0 = ink
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    matplotlib.image.imsave(path, grid.numpy(), cmap="gray", vmin=0, vmax=1)
-    return path
-
-
 def train_command(args) -> int:
     """``python -m gan_course train ARCH --out DIR [--steps N | --minutes M] ...``."""
+    from gan_course import plotting  # here, not at the top: pyplot is slow to import
+
     from gan_course.data import load_mnist
     from gan_course.models import build_gan
 
@@ -604,7 +587,7 @@ def train_command(args) -> int:
           f"({history.stopped_reason})")
     if history.stopped_reason.startswith("non-finite"):
         return 1
-    grid = save_grid(history.samples[-1][1], out / "samples.png")
+    grid = plotting.save_grid(history.samples[-1][1], out / "samples.png")
     print(f"checkpoint: {out / 'checkpoint.pt'}\nsamples:    {grid}")
     return 0
 

@@ -168,3 +168,11 @@ def test_class_histogram_bars_and_uniform_line():
     assert f"{-(q * np.log(q)).sum():.2f}" in ax.get_title()
     with pytest.raises(ValueError, match="10 class counts"):
         P.class_histogram([1, 2, 3])
+
+
+def test_grid_png(tmp_path):
+    path = P.save_grid(torch.rand(10, 1, 28, 28) * 2 - 1, tmp_path / "g.png")
+    import matplotlib.image
+    img = matplotlib.image.imread(path)
+    assert img.shape[:2] == (2 * 30 + 2, 8 * 30 + 2)
+    assert not plt.get_fignums()  # written without a figure
