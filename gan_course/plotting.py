@@ -178,9 +178,10 @@ def draw_losses(ax, history, smoothing: float = 0.9, loss: str = "nonsaturating"
             value = ref[name]
             text = {LOG4: "log 4", LOG2: "log 2", -LOG2: "-log 2"}[value]
             ax.axhline(value, color=color, ls="--", lw=0.9)
+            above = name == "loss_d"  # log 4 sits above G's line: label it above, G's below
             ax.annotate(f"{text} (D = 1/2)", (1.0, value), xycoords=("axes fraction", "data"),
-                        xytext=(-4, 3), textcoords="offset points", ha="right", fontsize=8,
-                        color=color)
+                        xytext=(-4, 3 if above else -3), textcoords="offset points", ha="right",
+                        va="bottom" if above else "top", fontsize=8, color=color)
     ax.set_xlabel("generator step")
     ax.set_ylabel("loss")
     ax.set_title("losses")
