@@ -1,6 +1,7 @@
-"""The backprop checkers: pass on the solutions, fail on each typical wrong answer (with the
-hint aimed at it), and report "not attempted" for an untouched stub."""
-
+"""Notebook 02's checkers (backprop): each typical wrong answer fails with the hint aimed
+at it, and the reference solutions agree with PyTorch and the package. (That every solution
+passes and every stub is "not attempted" is tested once for all checkers in test_exercises.py.)
+"""
 
 import pytest
 import torch

@@ -1,6 +1,7 @@
-"""The checkers of notebook 01 pass its solutions, fail the typical wrong answers with the
-hint meant for them, and call an untouched stub "not attempted"."""
-
+"""Notebook 01's checkers (layers): each typical wrong answer fails with the hint aimed
+at it, and the reference solutions agree with PyTorch and the package. (That every solution
+passes and every stub is "not attempted" is tested once for all checkers in test_exercises.py.)
+"""
 
 import pytest
 import torch
