@@ -209,8 +209,8 @@ def draw_d_outputs(ax, history, smoothing: float = 0.9, loss: str = "nonsaturati
     else:
         ax.set_ylabel("mean critic score")
     ax.set_title("discriminator outputs")
-    if ax.get_legend_handles_labels()[0]:
-        ax.legend(loc="best", fontsize=8)
+    if ax.get_legend_handles_labels()[0]:  # right side: the 1/2 line's label is on the left
+        ax.legend(loc="center right", fontsize=8)
 
 
 def plot_losses(history, smoothing: float = 0.9, loss: str = "nonsaturating"):
