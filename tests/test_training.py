@@ -221,6 +221,7 @@ def test_nan_from_an_exploding_loss_without_out_dir(monkeypatch):
 
 
 def test_time_budget_and_quick_mode(monkeypatch):
+    monkeypatch.delenv("GAN_COURSE_QUICK", raising=False)  # `make test` runs in quick mode
     G, D = tiny_pair()
     h = train_gan(G, D, tiny_data(), cfg(steps=10**6, max_seconds=0.2), device="cpu")
     assert h.stopped_reason == "time budget" and 0 < len(h) < 10**6
