@@ -163,17 +163,24 @@ def _reference_lines(loss: str) -> tuple[dict, bool]:
     return {}, False  # wgan-gp: critic scores, no fixed equilibrium value
 
 
+def _draw_series(ax, history, name: str, label: str, color: str, smoothing: float) -> bool:
+    """One recorded series: faint raw values, solid smoothed ones. False if not recorded."""
+    v = _series(history, name)
+    if not len(v):
+        return False
+    steps = _steps(history, len(v))
+    ax.plot(steps, v, color=color, alpha=0.25, lw=0.8)
+    ax.plot(steps, smooth(v, smoothing), color=color, lw=1.6, label=label)
+    return True
+
+
 def draw_losses(ax, history, smoothing: float = 0.9, loss: str = "nonsaturating") -> None:
     """loss_D and loss_G per step (faint: raw, solid: smoothed), with their values at the
     equilibrium D = 1/2: loss_D = -log(1/2) - log(1/2) = log 4, loss_G = -log(1/2) = log 2."""
     ref, _ = _reference_lines(loss)
     for name, label, color in (("loss_d", "loss$_D$", "C0"), ("loss_g", "loss$_G$", "C1")):
-        v = _series(history, name)
-        if not len(v):
+        if not _draw_series(ax, history, name, label, color, smoothing):
             continue
-        steps = _steps(history, len(v))
-        ax.plot(steps, v, color=color, alpha=0.25, lw=0.8)
-        ax.plot(steps, smooth(v, smoothing), color=color, lw=1.6, label=label)
         if name in ref:
             value = ref[name]
             text = {LOG4: "log 4", LOG2: "log 2", -LOG2: "-log 2"}[value]
@@ -193,12 +200,7 @@ def draw_d_outputs(ax, history, smoothing: float = 0.9, loss: str = "nonsaturati
     """Mean D(x) on real and D(G(z)) on fake batches; both tend to 1/2 at the equilibrium."""
     _, probabilities = _reference_lines(loss)
     for name, label, color in (("d_real", "D(x), real", "C2"), ("d_fake", "D(G(z)), fake", "C3")):
-        v = _series(history, name)
-        if not len(v):
-            continue
-        steps = _steps(history, len(v))
-        ax.plot(steps, v, color=color, alpha=0.25, lw=0.8)
-        ax.plot(steps, smooth(v, smoothing), color=color, lw=1.6, label=label)
+        _draw_series(ax, history, name, label, color, smoothing)
     ax.set_xlabel("generator step")
     if probabilities:
         ax.axhline(0.5, color="k", ls="--", lw=0.9)

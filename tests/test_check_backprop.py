@@ -7,19 +7,11 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from solutions_loader import load_solutions
+from exercise_helpers import fails_with, load_solutions
 from gan_course.check import backprop as chk
 
 
 sol = load_solutions("nb02_backpropagation")
-
-
-def _fails_with(checker, fn, *hint_words):
-    result = checker(fn, quiet=True)
-    assert result.status == "fail", f"{fn.__name__} should fail but got {result.status}"
-    for word in hint_words:
-        assert word in result.message, f"{fn.__name__}: {word!r} not in {result.message!r}"
-    return result
 
 
 # --- sigmoid_bce_grad -------------------------------------------------------------------
@@ -51,7 +43,7 @@ def bce_wrong_shape(l, y):
     (bce_wrong_shape, ["shape"]),
 ])
 def test_sigmoid_bce_grad_wrong(fn, words):
-    _fails_with(chk.sigmoid_bce_grad, fn, *words)
+    fails_with(chk.sigmoid_bce_grad, fn, *words)
 
 
 # --- linear_backward --------------------------------------------------------------------
@@ -89,7 +81,7 @@ def lin_two_values(x, W, g):
     (lin_two_values, ["tuple"]),
 ])
 def test_linear_backward_wrong(fn, words):
-    _fails_with(chk.linear_backward, fn, *words)
+    fails_with(chk.linear_backward, fn, *words)
 
 
 # --- numerical_gradient -----------------------------------------------------------------
@@ -149,7 +141,7 @@ def fd_float32(f, x, eps):  # central differences in float32: rounding error dom
     (fd_float32, ["expected"]),
 ])
 def test_numerical_gradient_wrong(fn, words):
-    _fails_with(chk.numerical_gradient, fn, *words)
+    fails_with(chk.numerical_gradient, fn, *words)
 
 
 def test_numerical_gradient_central_difference_is_accurate():
@@ -212,7 +204,7 @@ def g_calls_backward(D, x_fake):
     (g_no_mean, ["scalar"]), (g_item, ["tensor"]), (g_calls_backward, ["backward()"]),
 ])
 def test_generator_step_loss_wrong(fn, words):
-    _fails_with(chk.generator_step_loss, fn, *words)
+    fails_with(chk.generator_step_loss, fn, *words)
 
 
 # --- discriminator_step_loss ------------------------------------------------------------
@@ -257,7 +249,7 @@ def d_no_grad(D, x_real, x_fake):
     (d_unstable, ["inf"]), (d_no_grad, ["no gradient"]),
 ])
 def test_discriminator_step_loss_wrong(fn, words):
-    _fails_with(chk.discriminator_step_loss, fn, *words)
+    fails_with(chk.discriminator_step_loss, fn, *words)
 
 
 def test_discriminator_reference_matches_package_loss():

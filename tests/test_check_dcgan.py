@@ -7,7 +7,7 @@ import pytest
 import torch
 from torch import nn
 
-from solutions_loader import load_solutions
+from exercise_helpers import load_solutions
 from gan_course import check
 from gan_course.check import dcgan
 from gan_course.models import DCGANDiscriminator, DCGANGenerator

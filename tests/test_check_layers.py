@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from solutions_loader import load_solutions
+from exercise_helpers import load_solutions
 from gan_course import check
 from gan_course.check import layers
 

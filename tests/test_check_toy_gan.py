@@ -9,7 +9,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from solutions_loader import load_solutions
+from exercise_helpers import load_solutions
 from gan_course import check
 from gan_course.check import toy_gan
 

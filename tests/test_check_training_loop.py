@@ -7,7 +7,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from solutions_loader import load_solutions
+from exercise_helpers import fails_with, load_solutions
 from gan_course.check import training_loop as chk
 
 
@@ -29,14 +29,6 @@ def test_checking_leaves_the_global_rng_alone():
     chk.d_step_by_hand(sol.d_step_by_hand, quiet=True)
     chk.g_step_by_hand(sol.g_step_by_hand, quiet=True)
     assert torch.equal(torch.rand(3), want)
-
-
-def _fails_with(checker, fn, *hint_words):
-    result = checker(fn, quiet=True)
-    assert result.status == "fail", f"{fn.__name__} should fail but got {result.status}"
-    for word in hint_words:
-        assert word in result.message, f"{fn.__name__}: {word!r} not in {result.message!r}"
-    return result
 
 
 # --- scale_images -----------------------------------------------------------------------
@@ -74,7 +66,7 @@ def scale_numpy(x):
     (scale_numpy, ["torch.Tensor"]),
 ])
 def test_scale_images_typical_mistakes(fn, words):
-    _fails_with(chk.scale_images, fn, *words)
+    fails_with(chk.scale_images, fn, *words)
 
 
 def test_scale_images_accepts_equivalent_forms():
@@ -127,7 +119,7 @@ def d_loss_item(lr_, lf):  # right number, but cut off from the graph
     (d_loss_item, ["not connected"]),
 ])
 def test_d_loss_typical_mistakes(fn, words):
-    _fails_with(chk.d_loss_from_logits, fn, *words)
+    fails_with(chk.d_loss_from_logits, fn, *words)
 
 
 # --- d_step_by_hand -----------------------------------------------------------------------
@@ -179,7 +171,7 @@ def d_step_no_grad_fakes(G, D, opt_d, x_real, z):  # a correct variant: no_grad 
     (d_step_labels_swapped, ["labels swapped"]),
 ])
 def test_d_step_typical_mistakes(fn, words):
-    _fails_with(chk.d_step_by_hand, fn, *words)
+    fails_with(chk.d_step_by_hand, fn, *words)
 
 
 def test_d_step_accepts_no_grad_variant():
@@ -240,4 +232,4 @@ def g_step_also_steps_d(G, D, opt_g, z):
     (g_step_also_steps_d, ["D's weights changed"]),
 ])
 def test_g_step_typical_mistakes(fn, words):
-    _fails_with(chk.g_step_by_hand, fn, *words)
+    fails_with(chk.g_step_by_hand, fn, *words)

@@ -8,7 +8,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from solutions_loader import load_solutions
+from exercise_helpers import load_solutions
 from gan_course import check, losses
 from gan_course.data import load_mnist, to_uint8
 

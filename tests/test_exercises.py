@@ -12,7 +12,7 @@ import pytest
 
 from gan_course import check
 from gan_course.check.core import CheckResult
-from solutions_loader import SOLUTIONS_DIR, load_solutions
+from exercise_helpers import SOLUTIONS_DIR, load_solutions
 
 # exercises that work in place and so legitimately return None
 IN_PLACE = {"dcgan_init"}
