@@ -26,8 +26,11 @@ $(STAMP): requirements.txt pyproject.toml
 
 install: $(STAMP)
 
+# JupyterLab refuses to start as root (containers, some classroom servers) without --allow-root.
+LAB_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
+
 lab: install
-	$(VENV)/bin/jupyter lab notebooks/00_welcome.ipynb
+	$(VENV)/bin/jupyter lab notebooks/00_welcome.ipynb $(LAB_ROOT) $(LAB_ARGS)
 
 test: install
 	GAN_COURSE_QUICK=1 $(PY) -m pytest -q tests $(NOTEBOOKS) $(NBVAL) $(PYTEST_ARGS)
