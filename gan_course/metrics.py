@@ -280,14 +280,12 @@ def sample_generator(G: torch.nn.Module, n: int = 2000, seed: int = 0,
     if latent_dim is None:
         raise ValueError("G has no `latent_dim` attribute; build it with gan_course.models "
                          "or set G.latent_dim to the size of its noise vector")
-    dev = next(G.parameters()).device
     z = torch.randn(n, latent_dim, generator=torch.Generator().manual_seed(seed))
     n_classes = getattr(G, "n_classes", None)
     y = torch.arange(n) % n_classes if n_classes else None
     out = []
-    for i in range(0, n, batch_size):
-        yb = None if y is None else y[i:i + batch_size].to(dev)
-        out.append(sample_images(G, z[i:i + batch_size].to(dev), yb))
+    for i in range(0, n, batch_size):  # sample_images moves each batch to G's device
+        out.append(sample_images(G, z[i:i + batch_size], None if y is None else y[i:i + batch_size]))
     return torch.cat(out)
 
 

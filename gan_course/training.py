@@ -331,8 +331,15 @@ def _ema_update(G_ema: nn.Module, G: nn.Module, decay: float) -> None:
 
 
 @torch.no_grad()
+@torch.no_grad()  # samples are for looking and scoring: no graph, whatever the caller's mode
 def sample_images(G: nn.Module, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
-    """``G(z)`` in eval mode (batch norm uses its running statistics), as float32 on the CPU."""
+    """``G(z)`` in eval mode (batch norm uses its running statistics), as float32 on the CPU.
+
+    ``z`` (and ``y``) are moved to G's device, and G's train/eval mode is restored after.
+    """
+    device = next(G.parameters()).device
+    z = z.to(device)
+    y = None if y is None else y.to(device)
     was_training = G.training
     G.eval()
     try:

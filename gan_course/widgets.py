@@ -389,17 +389,6 @@ def generator_gradient_field(d_steps: int = 50, loss: str = GRADIENT_FIELD_LOSSE
 
 # --- notebooks 00 and 06: digits from a trained generator --------------------------------
 
-def _generate(G, z):
-    """``G(z)`` in eval mode on G's device, as float32 on the CPU (G's mode is restored)."""
-    import torch
-
-    from gan_course.training import sample_images
-
-    device = next(G.parameters()).device
-    with torch.no_grad():
-        return sample_images(G, z.to(device))
-
-
 def _seeded_z(latent_dim: int, seed: int, n: int = 1):
     """``n`` latent codes from N(0, I), the same for a seed on every machine (CPU generator)."""
     import torch
@@ -417,9 +406,10 @@ def pretrained_digits(G, seed: int = 0, n: int = 32, nrow: int = 8, max_seed: in
     import matplotlib.pyplot as plt
 
     from gan_course.plotting import draw_grid
+    from gan_course.training import sample_images
 
     def draw(seed=seed):
-        x = _generate(G, _seeded_z(G.latent_dim, seed, n))
+        x = sample_images(G, _seeded_z(G.latent_dim, seed, n))
         rows = -(-n // nrow)
         fig, ax = plt.subplots(figsize=(0.6 * nrow + 0.4, 0.6 * rows + 0.45))
         draw_grid(ax, x, nrow, title=f"{n} digits from G, noise seed {seed}")
@@ -477,12 +467,13 @@ def latent_explorer(G, seed: int = 0, judge=None, span: float = 6.0, max_seed: i
     import matplotlib.pyplot as plt
 
     from gan_course.plotting import DIGIT_CMAP
+    from gan_course.training import sample_images
 
     directions = latent_directions(G.latent_dim, 3)
 
     def draw(seed=seed, a1=0.0, a2=0.0, a3=0.0):
         z = latent_point(G.latent_dim, seed, (a1, a2, a3), directions)
-        x = _generate(G, z)
+        x = sample_images(G, z)
         fig, ax = plt.subplots(figsize=(2.4, 2.7))
         ax.imshow(x[0, 0].numpy(), cmap=DIGIT_CMAP, vmin=-1, vmax=1)
         ax.set_xticks([]), ax.set_yticks([])
@@ -510,12 +501,13 @@ def latent_walk_figure(G, seed: int = 0, values=(-6, -3, 0, 3, 6), n_directions:
     import torch
 
     from gan_course.plotting import DIGIT_CMAP
+    from gan_course.training import sample_images
 
     directions = latent_directions(G.latent_dim, n_directions)
     z = torch.cat([latent_point(G.latent_dim, seed, [a if j == i else 0.0 for j in range(n_directions)],
                                 directions)
                    for i in range(n_directions) for a in values])
-    x = _generate(G, z)
+    x = sample_images(G, z)
     fig, axes = plt.subplots(n_directions, len(values), figsize=(0.95 * len(values) + 0.6,
                                                                   0.95 * n_directions + 0.5),
                              squeeze=False)
