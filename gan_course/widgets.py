@@ -246,16 +246,13 @@ def plot_gradient_field(ax, D, x_real, x_fake, arrows, arrow_unit=None, lim: flo
     return cs
 
 
-def _generator_loss_per_sample(logits, loss: str):
-    """Per-sample generator losses on logits: softplus(-l) (non-saturating, = -log D) or
-    -softplus(l) (saturating, = log(1 - D))."""
-    import torch.nn.functional as F
+def _generator_loss(loss: str):
+    """The package's generator loss for a widget label (mean over the batch, on logits)."""
+    from gan_course import losses
 
-    if loss == GRADIENT_FIELD_LOSSES[0]:
-        return F.softplus(-logits)
-    if loss == GRADIENT_FIELD_LOSSES[1]:
-        return -F.softplus(logits)
-    raise ValueError(f"unknown generator loss {loss!r}; choose one of {GRADIENT_FIELD_LOSSES}")
+    if loss not in GRADIENT_FIELD_LOSSES:
+        raise ValueError(f"unknown generator loss {loss!r}; choose one of {GRADIENT_FIELD_LOSSES}")
+    return losses.g_loss_nonsaturating if loss == GRADIENT_FIELD_LOSSES[0] else losses.g_loss_saturating
 
 
 class _GradientFieldGame:
@@ -305,7 +302,7 @@ class _GradientFieldGame:
         self.D.load_state_dict(self.states[d_steps // self.every])
         x_fake = self.G(self.z).detach().requires_grad_(True)
         logits = self.D(x_fake)
-        (grad,) = torch.autograd.grad(_generator_loss_per_sample(logits, loss).mean(), x_fake)
+        (grad,) = torch.autograd.grad(_generator_loss(loss)(logits), x_fake)
         return x_fake.detach(), -grad * len(x_fake), logits.sigmoid().mean().item()
 
 
