@@ -21,6 +21,10 @@ confidence, which would make "the judge is confident" meaningless for a GAN's ea
 samples; so the recipe also shows it non-digits (noise, blobs, flat grey, pixel-shuffled
 digits) with a uniform target, and the shipped judge's mean confidence on noise is 0.10. Retrain them with
 ``python -m gan_course train-judge``.
+
+It can still be fooled by non-digits unlike those: a collapsed MLP generator's speckled blots
+(notebook 06, section 3) were called 8s with more than 90% confidence. Read the confident
+fraction together with the class histogram, the Fréchet distance and precision/recall.
 """
 
 from __future__ import annotations

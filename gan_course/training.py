@@ -553,7 +553,7 @@ ARCH_DEFAULTS: dict[str, dict] = {
     # MLP: it keeps improving long after its samples first look like digits. Judge-confident
     # fraction of 2,000 samples (seed 0, subset): 45% at 12,000 steps (class entropy 1.82,
     # mostly 1s and 3s), 59% at 24,000, 73% at 36,000 (entropy 2.02); the EMA of G (0.999)
-    # 76% at 36,000. Cheap steps (~120/s on one CPU thread) make 36,000 steps about 5 minutes.
+    # 76% at 36,000. Cheap steps (~110/s on one CPU thread) make 36,000 steps about 5.5 minutes.
     "mlp": dict(steps=36000, batch_size=64, lr_g=2e-4, lr_d=2e-4, ema=0.999),
     # DCGAN: judge-confident 39% / 59% / 65% at 1,000 / 4,000 / 10,000 steps, then flat (64% at
     # 14,000); every change tried to lift it is listed in assets/PRETRAINED.md.
