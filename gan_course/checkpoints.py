@@ -83,7 +83,6 @@ def save_checkpoint(path: str | Path, *, G: nn.Module, D: nn.Module,
                     generator: torch.Generator | None = None, extra: dict | None = None) -> Path:
     """Write a checkpoint atomically (temp file + ``os.replace``) and return its path."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     blob = {
         "format": FORMAT,
         "G": _cpu(G.state_dict()),
@@ -97,10 +96,17 @@ def save_checkpoint(path: str | Path, *, G: nn.Module, D: nn.Module,
         "rng": capture_rng_state(generator),
         "extra": _cpu(extra or {}),
     }
+    return _atomic_save(blob, path)
+
+
+def _atomic_save(obj, path: Path) -> Path:
+    """``torch.save(obj)`` to a temp file in ``path``'s folder, fsync, then rename over ``path``:
+    readers see the old file or the new one, never half of one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:
-            torch.save(blob, f)
+            torch.save(obj, f)
             f.flush()
             os.fsync(f.fileno())  # the bytes are on disk before the rename makes them visible
         umask = os.umask(0)
@@ -178,9 +184,5 @@ def export_generator(checkpoint: str | Path, out: str | Path, ema: bool = True) 
     blob = load_checkpoint(checkpoint)
     state = blob["extra"].get("G_ema") if ema else None
     state = state if state is not None else blob["G"]
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".tmp")
-    torch.save({"arch": blob["arch"]["G"], "state_dict": {k: v.clone() for k, v in state.items()}}, tmp)
-    os.replace(tmp, out)
-    return out
+    return _atomic_save({"arch": blob["arch"]["G"], "state_dict": {k: v.clone() for k, v in state.items()}},
+                        Path(out))

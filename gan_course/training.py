@@ -330,7 +330,6 @@ def _ema_update(G_ema: nn.Module, G: nn.Module, decay: float) -> None:
         b_ema.copy_(b)
 
 
-@torch.no_grad()
 @torch.no_grad()  # samples are for looking and scoring: no graph, whatever the caller's mode
 def sample_images(G: nn.Module, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
     """``G(z)`` in eval mode (batch norm uses its running statistics), as float32 on the CPU.

@@ -8,6 +8,8 @@ not find them imported by the course), so tests load them by path.
 import importlib.util
 from pathlib import Path
 
+import torch
+
 SOLUTIONS_DIR = Path(__file__).resolve().parents[1] / "solutions"
 
 
@@ -27,3 +29,14 @@ def fails_with(checker, fn, *hint_words):
     for word in hint_words:
         assert word in result.message, f"{fn.__name__}: {word!r} not in {result.message!r}"
     return result
+
+
+def assert_leaves_global_rng_alone(*calls):
+    """Each of ``calls`` (no arguments) must leave torch's global random stream where it was:
+    a checker that draws from it would change what a student's next cell computes."""
+    torch.manual_seed(123)
+    want = torch.rand(3)
+    torch.manual_seed(123)
+    for call in calls:
+        call()
+    torch.testing.assert_close(torch.rand(3), want, rtol=0, atol=0)

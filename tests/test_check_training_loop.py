@@ -7,7 +7,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from exercise_helpers import fails_with, load_solutions
+from exercise_helpers import assert_leaves_global_rng_alone, fails_with, load_solutions
 from gan_course.check import training_loop as chk
 
 
@@ -23,12 +23,8 @@ def test_registered_in_check_namespace():
 
 
 def test_checking_leaves_the_global_rng_alone():
-    torch.manual_seed(123)
-    want = torch.rand(3)
-    torch.manual_seed(123)
-    chk.d_step_by_hand(sol.d_step_by_hand, quiet=True)
-    chk.g_step_by_hand(sol.g_step_by_hand, quiet=True)
-    assert torch.equal(torch.rand(3), want)
+    assert_leaves_global_rng_alone(lambda: chk.d_step_by_hand(sol.d_step_by_hand, quiet=True),
+                                   lambda: chk.g_step_by_hand(sol.g_step_by_hand, quiet=True))
 
 
 # --- scale_images -----------------------------------------------------------------------
