@@ -93,10 +93,9 @@ def tutorial_rate(arch: str, x: torch.Tensor, device: torch.device, steps: int,
 def time_to_quality(x: torch.Tensor, device: torch.device, budget_s: float) -> list[str]:
     """Train the DCGAN until the judge is confident on TARGET of N_EVAL samples, or the budget."""
     from gan_course.judge import load_judge
-    from gan_course.metrics import judge_scores
+    from gan_course.metrics import judge_scores, sample_generator
 
     judge = load_judge(device)
-    z = torch.randn(N_EVAL, 100, generator=torch.Generator().manual_seed(1234)).to(device)
     lines: list[str] = []
     state = {"last": 0.0, "best": 0.0, "reached": None}
 
@@ -104,11 +103,7 @@ def time_to_quality(x: torch.Tensor, device: torch.device, budget_s: float) -> l
         if history.seconds - state["last"] < EVAL_EVERY_S and history.seconds < budget_s:
             return False
         state["last"] = history.seconds
-        was_training = G.training
-        G.eval()
-        with torch.no_grad():
-            conf = judge_scores(G(z), judge)["confident_fraction"]
-        G.train(was_training)
+        conf = judge_scores(sample_generator(G, N_EVAL, seed=1234), judge)["confident_fraction"]
         state["best"] = max(state["best"], conf)
         lines.append(f"  {history.seconds:6.0f} s  step {step:6d}  confident {conf:.1%}")
         print(lines[-1], flush=True)

@@ -510,13 +510,10 @@ def train_gan(G: nn.Module, D: nn.Module, x: torch.Tensor, cfg: TrainConfig | No
                     break
     except KeyboardInterrupt:
         stopped = "interrupted"
-        problem = flush()
-        if problem is not None:
-            stopped = problem
     finally:
         bar.close()
 
-    problem = flush()  # steps since the last flush (time budget, a hook's stop)
+    problem = flush()  # steps since the last flush (time budget, a hook's stop, Ctrl-C)
     if problem is not None:
         stopped = problem
     history.seconds = t_base + elapsed()
@@ -538,7 +535,7 @@ def train_gan(G: nn.Module, D: nn.Module, x: torch.Tensor, cfg: TrainConfig | No
     if stopped == "interrupted":
         where = f"; checkpoint saved to {ckpt_path}" if ckpt_path is not None else ""
         print(f"training interrupted at step {step}{where}; returning the history so far.")
-    elif hooks and step % hook_every != 0 and stopped != "stopped by a hook":
+    elif hooks and step % hook_every != 0:  # (a hook's stop always falls on a hook step)
         for hook in hooks:
             hook(step, history, G, D)
     return history

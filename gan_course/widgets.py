@@ -270,13 +270,10 @@ class _GradientFieldGame:
         from gan_course.losses import d_loss_bce
         from gan_course.models import MLPDiscriminator, MLPGenerator
 
-        state = torch.random.get_rng_state()  # leave the notebook's random stream alone
-        try:
+        with torch.random.fork_rng(devices=[]):  # leave the notebook's random stream alone
             torch.manual_seed(seed)
             self.G = MLPGenerator(latent_dim=2, hidden=(32,), out_shape=(2,), out_activation=None)
             self.D = MLPDiscriminator(in_shape=(2,), hidden=(32,))
-        finally:
-            torch.random.set_rng_state(state)
         self.x_real = toy.ring().sample(batch, torch.Generator().manual_seed(seed))
         self.z = torch.randn(batch, 2, generator=torch.Generator().manual_seed(seed + 1))
         with torch.no_grad():
@@ -402,11 +399,11 @@ def pretrained_digits(G, seed: int = 0, n: int = 32, nrow: int = 8, max_seed: in
     import ipywidgets
     import matplotlib.pyplot as plt
 
+    from gan_course.metrics import sample_generator
     from gan_course.plotting import draw_grid
-    from gan_course.training import sample_images
 
     def draw(seed=seed):
-        x = sample_images(G, _seeded_z(G.latent_dim, seed, n))
+        x = sample_generator(G, n, seed)
         rows = -(-n // nrow)
         fig, ax = plt.subplots(figsize=(0.6 * nrow + 0.4, 0.6 * rows + 0.45))
         draw_grid(ax, x, nrow, title=f"{n} digits from G, noise seed {seed}")
@@ -540,8 +537,6 @@ def train_toy_gan(dataset: str = "ring", loss: str = "nonsaturating", lr_g: floa
 
     Returns ``(G, D, history, data)``.
     """
-    import dataclasses
-
     import torch
 
     from gan_course import toy
@@ -552,17 +547,13 @@ def train_toy_gan(dataset: str = "ring", loss: str = "nonsaturating", lr_g: floa
         raise ValueError(f"unknown loss {loss!r}; choose one of {TOY_LOSSES}")
     data = toy.get_toy(dataset)
     x = data.sample(20000, torch.Generator().manual_seed(seed))
-    state = torch.random.get_rng_state()  # leave the notebook's random stream alone
-    try:
+    with torch.random.fork_rng(devices=[]):  # leave the notebook's random stream alone
         torch.manual_seed(seed)
         G = MLPGenerator(latent_dim=latent_dim, hidden=hidden, out_shape=(2,), out_activation=None)
         D = MLPDiscriminator(in_shape=(2,), hidden=hidden)
-    finally:
-        torch.random.set_rng_state(state)
     cfg = TrainConfig(steps=steps, quick_steps=steps, batch_size=batch_size, lr_g=lr_g,
                       lr_d=lr_d, n_critic=n_critic, loss=loss, seed=seed, progress=False,
                       sample_every=max(steps, 1), checkpoint_every=max(steps, 1))
-    cfg = dataclasses.replace(cfg, betas=(0.5, 0.999))
     # One thread: layers 128 wide are too small to share among threads, and on a busy
     # 2-core machine the threads' waiting for each other made steps up to 20x slower.
     threads = torch.get_num_threads()
@@ -585,9 +576,7 @@ def _draw_toy_run(ax_surface, ax_curves, G, D, history, data, loss: str, title: 
 
     plotting.draw_toy_decision(ax_surface, G, D, data, n=1000, grid_size=80, loss=loss,
                                n_arrows=120, colorbar=colorbar)
-    z = torch.randn(2000, G.latent_dim, generator=torch.Generator().manual_seed(123))
-    with torch.no_grad():
-        cov = metrics.mode_coverage(G(z), data)
+    cov = metrics.mode_coverage(metrics.sample_generator(G, 2000, seed=123, batch_size=2000), data)
     ax_surface.set_title(f"{title}\nmodes covered {cov['modes_covered']}/{cov['n_modes']}, "
                          f"high quality {cov['high_quality']:.0%}", fontsize=9)
     ax_surface.legend().remove()
