@@ -32,7 +32,7 @@ import torch
 import torch.nn.functional as F
 
 from gan_course.check.core import Mismatch, attempted, expect, run_exercise
-from gan_course.losses import d_loss_bce
+from gan_course.losses import d_loss_bce, g_loss_nonsaturating, g_loss_saturating
 from gan_course.models import MLPDiscriminator, MLPGenerator
 from gan_course.training import TrainConfig, d_step, g_step
 
@@ -304,17 +304,6 @@ def d_step_by_hand(fn, quiet: bool = False):
 # 4. one generator step by hand
 # ---------------------------------------------------------------------------------------
 
-def _g_loss_on(D, z, form: str):
-    def loss(G_):
-        l = D(G_(z))
-        if form == "saturating":
-            return -F.softplus(l).mean()      # mean log(1 - D(G(z)))
-        if form == "fake label":
-            return F.softplus(l).mean()       # BCE(l, 0): D's target for fakes
-        return F.softplus(-l).mean()          # -mean log D(G(z))
-    return loss
-
-
 def g_step_by_hand(fn, quiet: bool = False):
     """Check ``fn(G, D, opt_g, z) -> loss_g``: one update of G, as ``training.g_step``.
 
@@ -343,13 +332,13 @@ def g_step_by_hand(fn, quiet: bool = False):
             with torch.no_grad():
                 l = D(G_start(z))
             hint = "loss_g = BCE(D(G(z)), 1) = -mean log D(G(z)) (the non-saturating loss)"
-            if _near(got, float(-F.softplus(l).mean())):
+            if _near(got, float(g_loss_saturating(l))):
                 hint = ("that is the saturating form mean log(1 - D(G(z))); its gradient vanishes "
                         "when D rejects the fakes. Use -mean log D(G(z)) = BCE(D(G(z)), 1)")
-            elif _near(got, float(F.softplus(l).mean())):
+            elif _near(got, float(-g_loss_saturating(l))):  # BCE(l, 0)
                 hint = ("that is BCE(D(G(z)), 0), D's target for fakes: G wants D to call its "
                         "images real, target 1")
-            elif _near(got, float(-F.softplus(-l).mean())):
+            elif _near(got, float(-g_loss_nonsaturating(l))):
                 hint = "sign flipped: G *minimises* -mean log D(G(z))"
             raise Mismatch(f"{label}: loss_g = {got:.6f}, expected {want_loss:.6f}", hint)
         now = _params(G)
@@ -364,7 +353,8 @@ def g_step_by_hand(fn, quiet: bool = False):
         elif _same(now, _params(G_start)):
             hint = ("G's weights did not change: no gradient reached G (x_fake detached?) or "
                     "opt_g.step() is missing")
-        elif _same(now, _step_with(G_start, opt_kind, _g_loss_on(D, z, "nonsaturating"), stale=True)):
+        elif _same(now, _step_with(G_start, opt_kind, lambda G_: g_loss_nonsaturating(D(G_(z))),
+                                   stale=True)):
             hint = ("the gradients of an earlier step were added to this one: call opt_g.zero_grad() "
                     "before loss_g.backward()")
         raise Mismatch(f"{label}: G's weights after the step differ from training.g_step's "
