@@ -7,7 +7,7 @@ import pytest
 import torch
 from torch import nn
 
-from exercise_helpers import load_solutions
+from exercise_helpers import assert_leaves_global_rng_alone, load_solutions
 from gan_course import check
 from gan_course.check import dcgan
 from gan_course.models import DCGANDiscriminator, DCGANGenerator
@@ -267,3 +267,9 @@ def test_nearest_neighbour_wrong_answers():
 def test_checkers_are_registered():
     for name in NAMES:
         assert getattr(check, name) is getattr(dcgan, name)
+
+
+def test_checkers_that_seed_leave_global_rng_alone():
+    # upsample_block and dcgan_init call torch.manual_seed in their cases
+    assert_leaves_global_rng_alone(lambda: check.upsample_block(sol.upsample_block),
+                                   lambda: check.dcgan_init(sol.dcgan_init))

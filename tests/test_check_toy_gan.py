@@ -155,8 +155,10 @@ def test_count_modes_accepts_tensor_counts():
     assert check.count_modes(lambda s, c, r, m=1: torch.tensor(SOL.count_modes(s, c, r, m))).passed
 
 
-def test_generator_field_checker_leaves_global_rng_alone():
-    assert_leaves_global_rng_alone(lambda: check.generator_field(SOL.generator_field))
+def test_checkers_leave_global_rng_alone():
+    # sample_ring seeds the global generator for the student's function; generator_field builds its Ds from seeds
+    assert_leaves_global_rng_alone(lambda: check.sample_ring(SOL.sample_ring),
+                                   lambda: check.generator_field(SOL.generator_field))
 
 
 def test_diagnoses_are_the_documented_choices():

@@ -24,6 +24,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable, Iterable
 
+import torch
+
 
 class Mismatch(AssertionError):
     """A case where the student's answer differs from the reference."""
@@ -83,9 +85,12 @@ def run_exercise(name: str, fn: Callable | None, cases: Iterable[Callable[[], No
         return _verdict(CheckResult(name, "not attempted", "no function given yet."), quiet)
     n = 0
     try:
-        for case in cases:
-            case()
-            n += 1
+        # cases may seed torch's global generator; fork it so the student's next cell
+        # draws the same numbers as if no checker had run
+        with torch.random.fork_rng(devices=[]):
+            for case in cases:
+                case()
+                n += 1
     except (NotImplementedError, _NotAttempted) as e:
         detail = str(e) if isinstance(e, _NotAttempted) else \
             "replace `raise NotImplementedError` in the stub with your code"
