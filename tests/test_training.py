@@ -297,7 +297,7 @@ def test_dcgan_bf16_ema_and_channels_last_run():
     assert all(torch.isfinite(torch.tensor(h.loss_d + h.loss_g)))
     assert hasattr(h, "G_ema")
     # EMA: theta_ema after 2 steps = 0.9^2 theta_0 + 0.1*0.9 theta_1 + 0.1 theta_2, so it differs from G
-    assert not torch.equal(h.G_ema.project.weight, G.project.weight)
+    assert not torch.equal(h.G_ema.project[0].weight, G.project[0].weight)
 
 
 def test_ema_update_formula():
