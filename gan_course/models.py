@@ -326,6 +326,8 @@ def model_from_arch(arch: dict) -> nn.Module:
         raise ValueError(f"unknown model description {arch!r}; expected a dict with 'class' one "
                          f"of {sorted(_CLASSES)} and 'kwargs'.")
     kwargs = {k: tuple(v) if isinstance(v, list) else v for k, v in arch.get("kwargs", {}).items()}
+    if issubclass(cls, (DCGANGenerator, DCGANDiscriminator)):
+        kwargs.setdefault("hidden", 0)  # saved before the dense hidden layers existed: none
     return cls(**kwargs)
 
 

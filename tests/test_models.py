@@ -161,6 +161,17 @@ def test_arch_round_trip_rebuilds_the_same_model():
         model_from_arch({"class": "ResNet", "kwargs": {}})
 
 
+def test_arch_saved_before_hidden_layers_rebuilds_without_them():
+    # generators exported before `hidden` existed record no such key: they had no hidden layer
+    old = DCGANGenerator(hidden=0)
+    arch = {"class": "DCGANGenerator", "kwargs": {"latent_dim": 100, "channels": [64, 32]}}
+    clone = model_from_arch(arch)
+    clone.load_state_dict(old.state_dict())  # same keys and shapes
+    assert isinstance(clone.project, nn.Linear)
+    D = model_from_arch({"class": "DCGANDiscriminator", "kwargs": {"channels": [32, 64]}})
+    D.load_state_dict(DCGANDiscriminator(hidden=0).state_dict())
+
+
 def test_build_gan_rejects_unknown_arch():
     with pytest.raises(ValueError, match="mlp"):
         build_gan("stylegan")
