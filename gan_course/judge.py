@@ -22,8 +22,9 @@ samples; so the recipe also shows it non-digits (noise, blobs, flat grey, pixel-
 digits) with a uniform target, and the shipped judge's mean confidence on noise is 0.10. Retrain them with
 ``python -m gan_course train-judge``.
 
-It can still be fooled by non-digits unlike those: a collapsed MLP generator's speckled blots
-(notebook 06, section 3) were called 8s with more than 90% confidence. Read the confident
+It can still be fooled by non-digits unlike those: the speckled blots of collapsed MLP runs
+with equal learning rates (notebook 06, section 3; assets/PRETRAINED.md) were called 8s, or one
+other digit, with more than 90% confidence. Read the confident
 fraction together with the class histogram, the Fréchet distance and precision/recall.
 """
 

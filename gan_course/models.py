@@ -232,13 +232,16 @@ class DCGANDiscriminator(_Remembers):
 
 
 class ConditionalDCGANGenerator(DCGANGenerator):
-    """G(z, y): the label's learned embedding is concatenated to ``z`` before the dense layers.
+    """G(z, y): the label's learned embedding is concatenated to ``z`` before the dense layer.
 
-    ``[z, embed(y)]`` has ``latent_dim + embed_dim`` features; the rest is the DCGAN generator.
+    ``[z, embed(y)]`` has ``latent_dim + embed_dim`` features; the rest is the DCGAN generator,
+    without the dense hidden layer by default (``hidden=0``): with hidden layers in both
+    conditional networks and lr_g 1e-3, the pair collapsed onto one image within 1,000 steps
+    (D(x) 0.94), where this layout with lr 2e-4 drew digits of the asked class.
     """
 
     def __init__(self, latent_dim: int = 100, n_classes: int = 10, embed_dim: int = 10,
-                 channels: tuple[int, int] = (64, 32), hidden: int = 256):
+                 channels: tuple[int, int] = (64, 32), hidden: int = 0):
         self.n_classes, self.embed_dim = n_classes, embed_dim
         super().__init__(latent_dim=latent_dim, channels=channels, hidden=hidden)
         self._remember(latent_dim=latent_dim, n_classes=n_classes, embed_dim=embed_dim,
@@ -263,7 +266,7 @@ class ConditionalDCGANDiscriminator(DCGANDiscriminator):
     """
 
     def __init__(self, n_classes: int = 10, channels: tuple[int, int] = (32, 64),
-                 batch_norm: bool = True, spectral_norm: bool = False, hidden: int = 256):
+                 batch_norm: bool = True, spectral_norm: bool = False, hidden: int = 0):
         super().__init__(channels=channels, batch_norm=batch_norm, spectral_norm=spectral_norm,
                          hidden=hidden)
         self._remember(n_classes=n_classes, channels=tuple(int(c) for c in channels),
