@@ -293,15 +293,11 @@ class _TinyD(nn.Module):
 
 def _tiny_setup(seed: int, bias: float = 0.0, batch: int = 6):
     """A D, and x_fake = z @ W_G built from a leaf W_G that stands in for G's weights."""
-    rng_state = torch.random.get_rng_state()  # do not disturb the notebook's random stream
-    try:
-        D = _TinyD(seed, bias)
-        g = torch.Generator().manual_seed(seed + 100)
-        W_G = torch.randn(2, 3, generator=g).requires_grad_(True)
-        z = torch.randn(batch, 2, generator=g)
-        x_real = torch.randn(batch, 3, generator=g)
-    finally:
-        torch.random.set_rng_state(rng_state)
+    D = _TinyD(seed, bias)  # seeds the global stream: called inside run_exercise's cases, which fork it
+    g = torch.Generator().manual_seed(seed + 100)
+    W_G = torch.randn(2, 3, generator=g).requires_grad_(True)
+    z = torch.randn(batch, 2, generator=g)
+    x_real = torch.randn(batch, 3, generator=g)
     return D, W_G, z, x_real
 
 

@@ -19,8 +19,8 @@ wrong, recognises the typical mistake that produced it:
   gradient), no ``zero_grad()``.
 
 The step checkers use tiny course models (``MLPGenerator``/``MLPDiscriminator`` on 4-pixel
-"images") built from a seed inside ``torch.random.fork_rng``, so checking never changes the
-notebook's random stream.
+"images") built from a seed; ``run_exercise`` runs every case inside ``torch.random.fork_rng``,
+so checking never changes the notebook's random stream.
 """
 
 from __future__ import annotations
@@ -75,13 +75,12 @@ def _same(a: list[torch.Tensor], b: list[torch.Tensor], atol: float = 1e-6) -> b
 
 def _tiny_gan(seed: int):
     """A 3 -> 5 -> 4 tanh generator and a 4 -> 6 -> 1 discriminator, a real batch and noise."""
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        G = MLPGenerator(latent_dim=3, hidden=(5,), out_shape=(4,), out_activation="tanh")
-        D = MLPDiscriminator(in_shape=(4,), hidden=(6,))
-        g = torch.Generator().manual_seed(seed + 1000)
-        x_real = torch.rand(8, 4, generator=g) * 2 - 1
-        z = torch.randn(8, 3, generator=g)
+    torch.manual_seed(seed)  # called inside run_exercise's cases, which fork the global stream
+    G = MLPGenerator(latent_dim=3, hidden=(5,), out_shape=(4,), out_activation="tanh")
+    D = MLPDiscriminator(in_shape=(4,), hidden=(6,))
+    g = torch.Generator().manual_seed(seed + 1000)
+    x_real = torch.rand(8, 4, generator=g) * 2 - 1
+    z = torch.randn(8, 3, generator=g)
     return G, D, x_real, z
 
 
