@@ -14,21 +14,20 @@ What it holds, so that a resumed run continues *exactly* as if it had never stop
 - ``step``, ``history``, ``config`` (the :class:`~gan_course.training.TrainConfig` as a dict)
   and ``extra`` (what the loop needs besides: the current data permutation, the fixed noise).
 
-Writes go to a temporary file in the same folder, then ``os.replace`` renames it over the old
-checkpoint in one step: a crash or Ctrl-C mid-write leaves the previous checkpoint intact.
+Writes go through :func:`gan_course.files.atomic_write` (a temporary file in the same folder,
+then one rename): a crash or Ctrl-C mid-write leaves the previous checkpoint intact.
 """
 
 from __future__ import annotations
 
-import os
 import random
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import torch
 from torch import nn
 
+from gan_course.files import atomic_torch_save
 from gan_course.models import arch_of
 
 FORMAT = "gan_course.checkpoint/1"
@@ -81,7 +80,7 @@ def save_checkpoint(path: str | Path, *, G: nn.Module, D: nn.Module,
                     opt_d: torch.optim.Optimizer | None = None, step: int = 0,
                     history: dict | None = None, config: dict | None = None,
                     generator: torch.Generator | None = None, extra: dict | None = None) -> Path:
-    """Write a checkpoint atomically (temp file + ``os.replace``) and return its path."""
+    """Write a checkpoint atomically (:func:`gan_course.files.atomic_write`); return its path."""
     path = Path(path)
     blob = {
         "format": FORMAT,
@@ -96,27 +95,7 @@ def save_checkpoint(path: str | Path, *, G: nn.Module, D: nn.Module,
         "rng": capture_rng_state(generator),
         "extra": _cpu(extra or {}),
     }
-    return _atomic_save(blob, path)
-
-
-def _atomic_save(obj, path: Path) -> Path:
-    """``torch.save(obj)`` to a temp file in ``path``'s folder, fsync, then rename over ``path``:
-    readers see the old file or the new one, never half of one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(obj, f)
-            f.flush()
-            os.fsync(f.fileno())  # the bytes are on disk before the rename makes them visible
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600 files; use the usual permissions
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return atomic_torch_save(blob, path)
 
 
 def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict:
@@ -184,5 +163,5 @@ def export_generator(checkpoint: str | Path, out: str | Path, ema: bool = True) 
     blob = load_checkpoint(checkpoint)
     state = blob["extra"].get("G_ema") if ema else None
     state = state if state is not None else blob["G"]
-    return _atomic_save({"arch": blob["arch"]["G"], "state_dict": {k: v.clone() for k, v in state.items()}},
+    return atomic_torch_save({"arch": blob["arch"]["G"], "state_dict": {k: v.clone() for k, v in state.items()}},
                         Path(out))

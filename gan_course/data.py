@@ -39,6 +39,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from gan_course.files import atomic_write
+
 DATA_ENV = "GAN_COURSE_DATA"
 MIRRORS_ENV = "GAN_COURSE_MNIST_MIRRORS"
 
@@ -188,35 +190,26 @@ def _fetch_one(url: str, target: Path, md5: str, timeout: float, progress: bool)
     """
     from tqdm.auto import tqdm
 
-    fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as resp:
-            length = resp.headers.get("Content-Length")
-            total = int(length) if length and length.isdigit() else None
-            h, got = hashlib.md5(), 0
-            with tqdm(total=total, unit="B", unit_scale=True, desc=target.name,
-                      disable=not progress, leave=False) as bar:
-                while True:
-                    block = resp.read(_CHUNK)
-                    if not block:
-                        break
-                    out.write(block)
-                    h.update(block)
-                    got += len(block)
-                    bar.update(len(block))
+    with atomic_write(target) as out, urllib.request.urlopen(url, timeout=timeout) as resp:
+        length = resp.headers.get("Content-Length")
+        total = int(length) if length and length.isdigit() else None
+        h, got = hashlib.md5(), 0
+        with tqdm(total=total, unit="B", unit_scale=True, desc=target.name,
+                  disable=not progress, leave=False) as bar:
+            while True:
+                block = resp.read(_CHUNK)
+                if not block:
+                    break
+                out.write(block)
+                h.update(block)
+                got += len(block)
+                bar.update(len(block))
+        # raising inside the block discards the temporary file: target is never written
         if total is not None and got != total:
             raise ValueError(f"truncated: received {got:,} of {total:,} bytes")
         if h.hexdigest() != md5:
             raise ValueError(f"MD5 mismatch: expected {md5}, got {h.hexdigest()} "
                              f"({got:,} bytes); the file is corrupt or not the MNIST file")
-        # mkstemp makes the file private (0600); a cache may be shared, so use the umask
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, target)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def _describe_failure(e: BaseException) -> tuple[str, bool]:

@@ -31,8 +31,6 @@ fraction together with the class histogram, the Fréchet distance and precision/
 from __future__ import annotations
 
 import contextlib
-import os
-import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -41,6 +39,8 @@ import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+from gan_course.files import atomic_torch_save
 
 ASSET_PATH = Path(__file__).resolve().parent / "assets" / "judge.pt"
 FEATURE_DIM = 64
@@ -139,14 +139,14 @@ def _deterministic():
 @torch.no_grad()
 def accuracy(judge: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = 1000) -> float:
     """Fraction of ``x`` whose arg-max class equals ``y`` (judge in eval mode, restored after)."""
-    was_training = judge.training
-    judge.eval()
+    from gan_course.models import eval_mode
+
     device = next(judge.parameters()).device
     correct = 0
-    for i in range(0, len(x), batch_size):
-        pred = judge(x[i:i + batch_size].to(device)).argmax(1).cpu()
-        correct += (pred == y[i:i + batch_size].cpu()).sum().item()
-    judge.train(was_training)
+    with eval_mode(judge):
+        for i in range(0, len(x), batch_size):
+            pred = judge(x[i:i + batch_size].to(device)).argmax(1).cpu()
+            correct += (pred == y[i:i + batch_size].cpu()).sum().item()
     return correct / len(x)
 
 
@@ -246,19 +246,9 @@ def train_judge_command(args) -> int:
 
 
 def save_judge(judge: Judge, path: str | Path, meta: dict) -> None:
-    """Write ``{"state_dict": ..., "meta": ...}`` atomically (temp file, then rename)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Write ``{"state_dict": ..., "meta": ...}`` atomically (:func:`gan_course.files.atomic_write`)."""
     state = {k: v.detach().cpu().clone() for k, v in judge.state_dict().items()}
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    os.close(fd)
-    try:
-        torch.save({"state_dict": state, "meta": dict(meta)}, tmp)
-        os.chmod(tmp, 0o644)  # mkstemp makes it private; the asset is for everyone
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    atomic_torch_save({"state_dict": state, "meta": dict(meta)}, path)
 
 
 def load_judge(device: str | torch.device | None = None, path: str | Path | None = None) -> Judge:

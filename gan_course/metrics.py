@@ -79,18 +79,16 @@ def judge_outputs(samples: torch.Tensor, judge=None, batch_size: int = 500,
                   device=None) -> tuple[torch.Tensor, torch.Tensor]:
     """The judge's log-probabilities (N, 10) and features (N, 64) for ``samples``, on the CPU."""
     x = _check_images(samples)
+    from gan_course.models import eval_mode
+
     judge = _judge_or_default(judge, device)
-    was_training = judge.training
-    judge.eval()  # no dropout/batch-norm updates while scoring
     dev = next(judge.parameters()).device
     logps, feats = [], []
-    try:
+    with eval_mode(judge):  # no dropout/batch-norm updates while scoring
         for i in range(0, len(x), batch_size):
             f = judge.features(x[i:i + batch_size].to(dev))
             logps.append(F.log_softmax(judge.head(f), dim=1).double().cpu())
             feats.append(f.double().cpu())
-    finally:
-        judge.train(was_training)
     return torch.cat(logps), torch.cat(feats)
 
 

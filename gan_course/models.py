@@ -18,7 +18,9 @@ shipped generator stays far below 2 MB.
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
+from typing import Iterator
 
 import torch
 from torch import nn
@@ -37,6 +39,21 @@ class _Remembers(nn.Module):
 
     def _remember(self, **kwargs) -> None:
         self.arch = {"class": type(self).__name__, "kwargs": dict(kwargs)}
+
+
+@contextlib.contextmanager
+def eval_mode(*modules: nn.Module) -> Iterator[None]:
+    """``with eval_mode(G, D): ...``: the modules in eval mode for the block, each then put
+    back in the mode it had (batch norm uses its running statistics and does not update them,
+    dropout is off). The course samples, scores and plots in this mode."""
+    flags = [m.training for m in modules]
+    for m in modules:
+        m.eval()
+    try:
+        yield
+    finally:
+        for m, flag in zip(modules, flags):
+            m.train(flag)
 
 
 def _check_z(z: torch.Tensor, latent_dim: int) -> None:

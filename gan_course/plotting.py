@@ -241,16 +241,6 @@ def plot_history(history, smoothing: float = 0.9, loss: str = "nonsaturating", t
 
 # --------------------------------------------------------------------------------- 2-D toys
 
-def _set_modes(modules, train_flags=None):
-    if train_flags is None:
-        flags = [m.training for m in modules]
-        for m in modules:
-            m.eval()
-        return flags
-    for m, f in zip(modules, train_flags):
-        m.train(f)
-
-
 def draw_toy_decision(ax, G, D, data, n: int = 1000, grid_size: int = 100, seed: int = 0,
                       loss: str = "nonsaturating", n_arrows: int = 150, colorbar: bool = True) -> dict:
     """D's decision surface, real and fake samples and G's gradient field on a 2-D toy.
@@ -264,11 +254,11 @@ def draw_toy_decision(ax, G, D, data, n: int = 1000, grid_size: int = 100, seed:
     Returns the arrays drawn (``grid``, ``real``, ``fake``, ``grad``) for inspection.
     """
     from gan_course.losses import get_losses
+    from gan_course.models import eval_mode
 
     _, g_loss_fn = get_losses(loss)
     dev = next(D.parameters()).device
-    flags = _set_modes([G, D])
-    try:
+    with eval_mode(G, D):
         gen = torch.Generator().manual_seed(seed)
         real = data.sample(n, generator=gen)
         z = torch.randn(n, G.latent_dim, generator=gen).to(dev)
@@ -294,8 +284,6 @@ def draw_toy_decision(ax, G, D, data, n: int = 1000, grid_size: int = 100, seed:
         with torch.no_grad():
             scores = D(pts).float()
             surface = (scores if loss == "wgan-gp" else torch.sigmoid(scores)).cpu().numpy()
-    finally:
-        _set_modes([G, D], flags)
     surface = surface.reshape(grid_size, grid_size)
     if loss == "wgan-gp":
         mesh = ax.pcolormesh(gx, gy, surface, cmap="RdBu", shading="auto")

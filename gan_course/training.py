@@ -38,6 +38,7 @@ from torch import nn
 from gan_course import runtime
 from gan_course.checkpoints import check_arch, load_checkpoint, restore_rng_state, save_checkpoint
 from gan_course.losses import get_losses, gradient_penalty
+from gan_course.models import eval_mode
 
 # the per-step numbers a History keeps, in this order
 METRICS = ("loss_d", "loss_g", "d_real", "d_fake", "d_fake_after", "grad_norm_d", "grad_norm_g")
@@ -271,9 +272,7 @@ def validate(G: nn.Module, D: nn.Module, x: torch.Tensor, cfg: TrainConfig,
             bad(f"y must have one label per sample, shape ({len(x)},), got {tuple(y.shape)}")
     # one tiny forward pass tells whether the data and the models fit together
     device = next(G.parameters()).device
-    was_training = G.training, D.training
-    G.eval(), D.eval()
-    try:
+    with eval_mode(G, D):
         with torch.no_grad():
             z = torch.zeros(2, G.latent_dim, device=device)
             y2 = None if y is None else y[:2].to(device)
@@ -284,8 +283,6 @@ def validate(G: nn.Module, D: nn.Module, x: torch.Tensor, cfg: TrainConfig,
                     "(e.g. MLPGenerator(out_shape=...)) or reshape the data.")
             D_device = next(D.parameters()).device
             _call(D, x[:2].to(D_device), None if y2 is None else y2.to(D_device))
-    finally:
-        G.train(was_training[0]), D.train(was_training[1])
     if cfg.loss == "wgan-gp" and any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in D.modules()):
         warnings.warn("WGAN-GP with batch norm in the critic: the gradient penalty is per sample, "
                       "batch norm mixes samples. Build D with batch_norm=False.", stacklevel=3)
@@ -339,12 +336,8 @@ def sample_images(G: nn.Module, z: torch.Tensor, y: torch.Tensor | None = None) 
     device = next(G.parameters()).device
     z = z.to(device)
     y = None if y is None else y.to(device)
-    was_training = G.training
-    G.eval()
-    try:
+    with eval_mode(G):
         x = G(z) if y is None else G(z, y)
-    finally:
-        G.train(was_training)
     return x.float().cpu()
 
 
