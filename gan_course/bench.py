@@ -28,7 +28,8 @@ from torch import nn
 
 from gan_course import runtime
 from gan_course.models import build_gan
-from gan_course.training import default_config, train_gan
+from gan_course.recipes import default_config
+from gan_course.training import train_gan
 
 TARGET = 0.70          # fraction of samples the judge must be confident about
 N_EVAL = 2000          # samples scored at each evaluation

@@ -30,7 +30,8 @@ from torch import nn
 from gan_course.files import atomic_torch_save
 from gan_course.models import arch_of
 
-FORMAT = "gan_course.checkpoint/1"
+FORMAT = "gan_course.checkpoint/2"  # what this version writes and resumes
+READABLE = ("gan_course.checkpoint/1", FORMAT)  # what it can still sample from
 REQUIRED = ("format", "G", "D", "arch", "step")
 
 
@@ -118,8 +119,9 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     if missing:
         raise CheckpointError(f"{path} is not a gan_course training checkpoint "
                               f"(missing {', '.join(missing)}).")
-    if blob["format"] != FORMAT:
-        raise CheckpointError(f"{path} has format {blob['format']!r}; this version reads {FORMAT!r}.")
+    if blob["format"] not in READABLE:
+        raise CheckpointError(f"{path} has format {blob['format']!r}, which this version of the "
+                              f"course cannot read (it reads {', '.join(map(repr, READABLE))}).")
     return blob
 
 
@@ -154,6 +156,23 @@ def _cpu(obj):
     return obj
 
 
+def generator_state(blob: dict, ema: bool = True) -> dict:
+    """G's weights in a checkpoint: its moving average when the run kept one and ``ema``,
+    else G's own. The one place that decides "EMA if present"."""
+    state = blob["extra"].get("G_ema") if ema else None
+    return state if state is not None else blob["G"]
+
+
+def generator_from_checkpoint(path: str | Path, ema: bool = True) -> nn.Module:
+    """The generator of a training checkpoint (see :func:`generator_state`), in eval mode."""
+    from gan_course.models import model_from_arch
+
+    blob = load_checkpoint(path)
+    G = model_from_arch(blob["arch"]["G"])
+    G.load_state_dict(generator_state(blob, ema))
+    return G.eval()
+
+
 def export_generator(checkpoint: str | Path, out: str | Path, ema: bool = True) -> Path:
     """Write a training checkpoint's generator as ``{"arch": ..., "state_dict": ...}``.
 
@@ -161,7 +180,5 @@ def export_generator(checkpoint: str | Path, out: str | Path, ema: bool = True) 
     reads. With ``ema`` the moving-average weights are used when the run kept them.
     """
     blob = load_checkpoint(checkpoint)
-    state = blob["extra"].get("G_ema") if ema else None
-    state = state if state is not None else blob["G"]
-    return atomic_torch_save({"arch": blob["arch"]["G"], "state_dict": {k: v.clone() for k, v in state.items()}},
-                        Path(out))
+    state = {k: v.clone() for k, v in generator_state(blob, ema).items()}
+    return atomic_torch_save({"arch": blob["arch"]["G"], "state_dict": state}, Path(out))

@@ -2,8 +2,9 @@
 
 - ``doctor``        check this machine for the course (exit 1 if something needed is missing)
 - ``download``      fetch full MNIST into the cache, verified by MD5
-- ``train``         train an MLP GAN or a DCGAN on MNIST, writing a checkpoint and a sample grid
-- ``sample``        draw digits from a checkpoint into an ``.npz`` (uint8, 0 = background)
+- ``train``         train an MLP GAN, a DCGAN or a conditional DCGAN on MNIST (also under
+                    ``torchrun``), writing a checkpoint and a sample grid
+- ``sample``        draw digits (or one chosen digit) from a checkpoint into an ``.npz``
 - ``train-judge``   retrain the shipped judge classifier deterministically
 - ``bench``         training speed and time-to-quality numbers
 
@@ -41,23 +42,23 @@ def build_parser() -> argparse.ArgumentParser:
                    help="folder for the four .gz files (default: $GAN_COURSE_DATA/mnist, "
                         "else ~/.cache/gan_course/mnist)")
 
-    p = sub.add_parser("train", help="train a GAN on MNIST")
-    p.add_argument("arch", choices=["mlp", "dcgan"])
-    length = p.add_mutually_exclusive_group()
-    length.add_argument("--steps", type=_positive_int, help="generator steps to train")
-    length.add_argument("--minutes", type=_positive_float, help="train for this many minutes")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--resume", default=None, help="checkpoint to continue from")
-    p.add_argument("--out", required=True, help="folder for checkpoint.pt and samples.png")
-    p.add_argument("--data", choices=["auto", "full", "subset"], default="auto",
-                   help="MNIST source (auto: full if cached or downloadable, else subset)")
-    p.add_argument("--device", default=None, help="cuda, mps or cpu (default: best available)")
+    p = sub.add_parser("train", help="train a GAN on MNIST (every TrainConfig field is a flag)")
+    try:
+        from gan_course.commands import add_train_arguments
+    except ImportError as err:  # torch missing: `doctor` must still run and say so
+        p.set_defaults(import_error=err)
+    else:
+        add_train_arguments(p)
 
     p = sub.add_parser("sample", help="draw digits from a checkpoint")
     p.add_argument("checkpoint")
     p.add_argument("-n", type=_positive_int, default=64, help="number of digits")
     p.add_argument("-o", "--output", required=True, help="output .npz (key x: uint8 (N, 28, 28))")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--digit", type=int, default=None,
+                   help="draw only this digit (class-conditional checkpoints, e.g. cdcgan)")
+    p.add_argument("--no-ema", action="store_true",
+                   help="sample G itself, not its moving average (when the run kept one)")
 
     p = sub.add_parser("train-judge", help="retrain the judge classifier (deterministic)")
     p.add_argument("--out", default=None, help="where to write the weights (default: the package)")
@@ -85,10 +86,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"full MNIST is in {folder} (MD5-verified)")
         return 0
     if args.command == "train":
-        from gan_course.training import train_command
+        if getattr(args, "import_error", None) is not None:
+            print(f"error: cannot train: {args.import_error}; run `make doctor`", file=sys.stderr)
+            return 2
+        from gan_course.commands import train_command
         return train_command(args)
     if args.command == "sample":
-        from gan_course.training import sample_command
+        from gan_course.commands import sample_command
         return sample_command(args)
     if args.command == "train-judge":
         from gan_course.judge import train_judge_command

@@ -28,17 +28,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from gan_course import plotting
-
-
-def in_notebook_kernel() -> bool:
-    """True inside a Jupyter kernel (JupyterLab, nbclient, nbval), False in a script or a
-    terminal IPython, where there is no front end to show an image."""
-    try:
-        from IPython import get_ipython
-    except ImportError:
-        return False
-    shell = get_ipython()
-    return shell is not None and getattr(shell, "kernel", None) is not None
+from gan_course.runtime import in_notebook_kernel
 
 
 class LiveDashboard:

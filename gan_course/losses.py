@@ -93,7 +93,9 @@ def gradient_penalty(D: Callable[[torch.Tensor], torch.Tensor], x_real: torch.Te
     if x_real.shape != x_fake.shape:
         raise ValueError(f"x_real {tuple(x_real.shape)} and x_fake {tuple(x_fake.shape)} must have the same shape.")
     eps_shape = (x_real.shape[0],) + (1,) * (x_real.dim() - 1)  # broadcast over pixels
-    eps = torch.rand(eps_shape, device=x_real.device, dtype=x_real.dtype, generator=generator)
+    # drawn where the generator lives (the training loop's is on the CPU), then moved
+    eps = torch.rand(eps_shape, dtype=x_real.dtype, generator=generator,
+                     device=generator.device if generator is not None else x_real.device).to(x_real.device)
     x_hat = (eps * x_real.detach() + (1 - eps) * x_fake.detach()).requires_grad_(True)
     scores = D(x_hat)
     (grad,) = torch.autograd.grad(scores.sum(), x_hat, create_graph=True)

@@ -265,12 +265,12 @@ def precision_recall(real_feats: torch.Tensor, fake_feats: torch.Tensor, k: int 
 
 @torch.no_grad()
 def sample_generator(G: torch.nn.Module, n: int = 2000, seed: int = 0,
-                     batch_size: int = 500) -> torch.Tensor:
+                     batch_size: int = 500, digit: int | None = None) -> torch.Tensor:
     """``n`` samples of ``G`` in eval mode (restored after), float32 on the CPU.
 
     The noise comes from a CPU generator seeded with ``seed``, so the same G gives the same
     samples on any device. A class-conditional G (``G.n_classes``) gets balanced labels
-    0, 1, ..., 9, 0, 1, ...
+    0, 1, ..., 9, 0, 1, ..., or all ``digit`` when it is given.
     """
     from gan_course.training import sample_images
 
@@ -280,7 +280,12 @@ def sample_generator(G: torch.nn.Module, n: int = 2000, seed: int = 0,
                          "or set G.latent_dim to the size of its noise vector")
     z = torch.randn(n, latent_dim, generator=torch.Generator().manual_seed(seed))
     n_classes = getattr(G, "n_classes", None)
-    y = torch.arange(n) % n_classes if n_classes else None
+    if digit is not None and not (n_classes and 0 <= digit < n_classes):
+        raise ValueError(f"digit={digit!r} needs a class-conditional generator with that class "
+                         f"(this one: {type(G).__name__}, classes {n_classes or 'none'})")
+    y = None
+    if n_classes:
+        y = torch.full((n,), digit, dtype=torch.int64) if digit is not None else torch.arange(n) % n_classes
     out = []
     for i in range(0, n, batch_size):  # sample_images moves each batch to G's device
         out.append(sample_images(G, z[i:i + batch_size], None if y is None else y[i:i + batch_size]))

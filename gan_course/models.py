@@ -74,7 +74,9 @@ def _check_y(y: torch.Tensor, batch: int, n_classes: int) -> None:
     if not isinstance(y, torch.Tensor) or y.shape != (batch,) or y.dtype not in (torch.int64, torch.int32):
         got = (tuple(y.shape), y.dtype) if isinstance(y, torch.Tensor) else type(y).__name__
         raise ValueError(f"expected class labels y of shape ({batch},) and integer dtype, got {got}.")
-    if batch and (int(y.min()) < 0 or int(y.max()) >= n_classes):
+    # the values only on the CPU: on a GPU, reading them would make the host wait for the
+    # device at every forward pass (train_gan checks the training labels once, up front)
+    if batch and y.device.type == "cpu" and (int(y.min()) < 0 or int(y.max()) >= n_classes):
         raise ValueError(f"class labels must lie in 0..{n_classes - 1}, got {int(y.min())}..{int(y.max())}.")
 
 

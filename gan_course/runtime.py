@@ -34,13 +34,25 @@ def by_mode(full, quick):
     return quick if is_quick() else full
 
 
+class DeviceUnavailable(ValueError, RuntimeError):
+    """The device asked for is not on this machine (a user error, not a bug)."""
+
+
 def pick_device(device: str | torch.device | None = None) -> torch.device:
     """The device to train on: the one asked for, else cuda, then mps, then cpu."""
     if device is not None:
-        device = torch.device(device)
+        try:
+            device = torch.device(device)
+        except RuntimeError as err:  # "Expected one of cpu, cuda, ... device type"
+            raise DeviceUnavailable(f"{device!r} is not a device name; use cuda, mps or cpu.") from err
         if device.type == "cuda" and not torch.cuda.is_available():
-            raise RuntimeError("device 'cuda' was asked for but torch sees no CUDA GPU; "
-                               "pass device=None to pick the best available device.")
+            raise DeviceUnavailable("device 'cuda' was asked for but torch sees no CUDA GPU; "
+                                    "pass device=None (command line: leave --device out) to "
+                                    "use the best available device.")
+        mps = getattr(torch.backends, "mps", None)
+        if device.type == "mps" and not (mps is not None and mps.is_available()):
+            raise DeviceUnavailable("device 'mps' was asked for but this machine has no Apple GPU "
+                                    "that torch can use; leave the device out to use the CPU.")
         return device
     if torch.cuda.is_available():
         return torch.device("cuda")
@@ -48,6 +60,17 @@ def pick_device(device: str | torch.device | None = None) -> torch.device:
     if mps is not None and mps.is_available():
         return torch.device("mps")
     return torch.device("cpu")
+
+
+def in_notebook_kernel() -> bool:
+    """True inside a Jupyter kernel (JupyterLab, nbclient, nbval), False in a script or a
+    terminal IPython, where there is no front end to show rich output."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return False
+    shell = get_ipython()
+    return shell is not None and getattr(shell, "kernel", None) is not None
 
 
 def seed_everything(seed: int) -> None:

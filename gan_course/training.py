@@ -1,10 +1,10 @@
-"""Training a GAN: one config dataclass, two small step functions, one plain loop.
+"""Training a GAN: one config dataclass, two small step functions, the GAN step, one plain loop.
 
 The split follows d2l's GAN chapter: :func:`d_step` updates the discriminator once,
-:func:`g_step` updates the generator once, and :func:`train_gan` alternates them,
-keeping a :class:`History` and never plotting (plots and live dashboards are *hooks*).
-
-One training step, with real = 1 and fake = 0 and D returning logits::
+:func:`g_step` updates the generator once, :func:`gan_step` is one iteration of the game
+(``n_critic`` D updates, one G update, the moving average of G), and :func:`train_gan`
+repeats it, keeping a :class:`History` and never plotting (plots and live dashboards are
+*hooks*). One iteration, with real = 1 and fake = 0 and D returning logits::
 
     x_fake = G(z)
     loss_D = BCE(D(x_real), 1) + BCE(D(x_fake.detach()), 0)    # detach: D's step leaves G alone
@@ -15,17 +15,23 @@ One training step, with real = 1 and fake = 0 and D returning logits::
 The loop keeps the whole data set as *one* tensor on the device and draws each batch by
 indexing it with a slice of a random permutation (no DataLoader, no worker processes: on a
 2-core CPU they only cost time). All randomness of the loop (permutations, noise, the
-gradient penalty's interpolation) comes from one ``torch.Generator`` seeded by
-``cfg.seed`` and saved in checkpoints, so a resumed run continues bit for bit.
+gradient penalty's interpolation) comes from one CPU ``torch.Generator`` seeded by
+``cfg.seed`` and saved in checkpoints, so a resumed run continues bit for bit, and the same
+seed draws the same numbers on any device.
+
+The pieces around the algorithm live in their own modules: :mod:`gan_course.run_state`
+(checking the inputs, building, saving and restoring the run), :mod:`gan_course.recorder`
+(statistics, NaN checks, the clock, the progress line), :mod:`gan_course.interrupts`
+(Ctrl-C that waits for the step to finish), :mod:`gan_course.distributed` (torchrun).
+The recipes (default configs per architecture) are in :mod:`gan_course.recipes`.
 """
 
 from __future__ import annotations
 
 import contextlib
-import copy
 import dataclasses
+import functools
 import math
-import time
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,45 +41,103 @@ import numpy as np
 import torch
 from torch import nn
 
-from gan_course import runtime
-from gan_course.checkpoints import check_arch, load_checkpoint, restore_rng_state, save_checkpoint
-from gan_course.losses import get_losses, gradient_penalty
+from gan_course import distributed, runtime
+from gan_course.interrupts import StopRequest
+from gan_course.losses import LOSSES, get_losses, gradient_penalty
 from gan_course.models import eval_mode
+from gan_course.recorder import METRICS, Recorder
+from gan_course.run_state import Run, finite, prepare_run, restore_run, save_run, validate
 
-# the per-step numbers a History keeps, in this order
-METRICS = ("loss_d", "loss_g", "d_real", "d_fake", "d_fake_after", "grad_norm_d", "grad_norm_g")
+AMP = ("auto", "bf16", "fp16", None)
+
+
+def knob(default, why: str):
+    """A :class:`TrainConfig` field with the reason for its default (shown by ``--help``)."""
+    return field(default=default, metadata={"why": why})
 
 
 @dataclass
 class TrainConfig:
     """Every knob of a training run, each with the reason for its default."""
 
-    steps: int = 3000                    # generator updates (each also makes n_critic D updates)
-    batch_size: int = 64                 # small batches: more updates per second on a CPU
-    lr_g: float = 2e-4                   # Adam 2e-4, the DCGAN paper's value
-    lr_d: float = 2e-4                   # set apart from lr_g for two time-scale updates (TTUR)
-    betas: tuple[float, float] = (0.5, 0.999)  # beta1 = 0.5 (DCGAN): less momentum, steadier game
-    n_critic: int = 1                    # D steps per G step (5 for WGAN-GP)
-    loss: str = "nonsaturating"          # "nonsaturating" | "saturating" | "wgan-gp"
-    real_label: float = 1.0              # 0.9 = one-sided label smoothing (fakes stay 0)
-    gp_weight: float = 10.0              # WGAN-GP's lambda (Gulrajani et al. 2017)
-    max_seconds: float | None = None     # stop after this much training time (None: no budget)
-    sample_every: int = 250              # keep a 64-sample grid of the fixed noise this often
-    checkpoint_every: int = 1000         # write out_dir/checkpoint.pt this often (and at the end)
-    seed: int = 0                        # seeds the loop's own generator (batches, noise)
-    amp: str | None = None               # "bf16" autocast: for big nets/GPUs; ~10% slower here (light DCGAN, CPU)
-    channels_last: bool = False          # NHWC layout for convolutions: no gain measured on this CPU
-    ema: float | None = None             # decay of an exponential moving average of G for sampling
-    quick_steps: int = 30                # what `steps` shrinks to under GAN_COURSE_QUICK=1
-    progress: bool = True                # show a tqdm bar with live numbers
+    steps: int = knob(3000, "generator updates (each also makes n_critic D updates)")
+    batch_size: int = knob(64, "small batches: more updates per second on a CPU")
+    lr_g: float = knob(2e-4, "Adam's learning rate for G; 2e-4 is the DCGAN paper's value")
+    lr_d: float = knob(2e-4, "D's, set apart from lr_g for two time-scale updates (TTUR)")
+    betas: tuple[float, float] = knob((0.5, 0.999), "Adam's (beta1, beta2); beta1 = 0.5 "
+                                      "(DCGAN): less momentum, a steadier game")
+    n_critic: int = knob(1, "D updates per G update (5 for WGAN-GP)")
+    loss: str = knob("nonsaturating", "nonsaturating | saturating | wgan-gp")
+    real_label: float = knob(1.0, "target for real images in D's loss; 0.9 = one-sided label "
+                             "smoothing (fakes stay 0)")
+    gp_weight: float = knob(10.0, "WGAN-GP's lambda (Gulrajani et al. 2017)")
+    max_seconds: float | None = knob(None, "stop after this much training time, bookkeeping "
+                                     "excluded (None: no budget)")
+    sample_every: int = knob(250, "keep a 64-sample grid of the fixed noise this often")
+    checkpoint_every: int = knob(1000, "write out_dir/checkpoint.pt this often (and at the end)")
+    seed: int = knob(0, "seeds the loop's own generator (batches, noise)")
+    amp: str | None = knob("auto", "mixed precision: auto = bf16 on GPUs that have it natively, "
+                           "fp16 with loss scaling on older GPUs, none on CPUs (no gain "
+                           "measured there); or bf16 | fp16 | None")
+    channels_last: bool = knob(False, "NHWC layout for convolutions: no gain measured on this CPU")
+    ema: float | None = knob(None, "decay of an exponential moving average of G for sampling "
+                             "(0.999: smoother digits); None: no average")
+    quick_steps: int = knob(30, "what steps shrinks to under GAN_COURSE_QUICK=1")
+    progress: bool = knob(True, "show a progress line with live numbers")
+    check_range: bool = knob(True, "refuse images outside [-1, 1] or in [0, 1] for a tanh G "
+                             "(False: train on them anyway, to show the mistake)")
+
+    def __post_init__(self):
+        if isinstance(self.betas, list):  # from a checkpoint or JSON
+            self.betas = tuple(self.betas)
+        self.validate()
+
+    def validate(self) -> None:
+        """Raise ``ValueError`` naming the field and a valid value, for any bad setting."""
+        def bad(msg: str):
+            raise ValueError(msg)
+
+        for name in ("steps", "quick_steps", "batch_size", "sample_every", "checkpoint_every"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+                bad(f"cfg.{name} must be a positive integer, got {value!r}")
+        if isinstance(self.n_critic, bool) or not isinstance(self.n_critic, int) or self.n_critic < 1:
+            bad(f"cfg.n_critic (D steps per G step) must be an integer >= 1, got {self.n_critic!r}")
+        for name in ("lr_g", "lr_d"):
+            value = getattr(self, name)
+            if not _real(value) or not 0 < value < math.inf:
+                bad(f"cfg.{name} must be a finite number > 0, got {value!r} (try 2e-4)")
+        if (not isinstance(self.betas, tuple) or len(self.betas) != 2
+                or not all(_real(b) and 0 <= b < 1 for b in self.betas)):
+            bad(f"cfg.betas must be two numbers in [0, 1), such as (0.5, 0.999), got {self.betas!r}")
+        if self.loss not in LOSSES:
+            bad(f"cfg.loss must be one of {sorted(LOSSES)}, got {self.loss!r}")
+        if not _real(self.real_label) or not 0 < self.real_label <= 1:
+            bad(f"cfg.real_label must be in (0, 1] (0.9 = one-sided smoothing), got {self.real_label!r}")
+        if not _real(self.gp_weight) or not 0 <= self.gp_weight < math.inf:
+            bad(f"cfg.gp_weight must be a finite number >= 0 (10 in WGAN-GP), got {self.gp_weight!r}")
+        if self.amp not in AMP:
+            bad(f"cfg.amp must be one of {AMP}, got {self.amp!r}")
+        if self.ema is not None and (not _real(self.ema) or not 0 < self.ema < 1):
+            bad(f"cfg.ema must be None or a decay in (0, 1) such as 0.999, got {self.ema!r}")
+        if self.max_seconds is not None and (not _real(self.max_seconds)
+                                             or not 0 < self.max_seconds < math.inf):
+            bad(f"cfg.max_seconds must be None or a finite number of seconds > 0, got {self.max_seconds!r}")
+        for name in ("channels_last", "progress", "check_range"):
+            if not isinstance(getattr(self, name), bool):
+                bad(f"cfg.{name} must be True or False, got {getattr(self, name)!r}")
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
 
 
+def _real(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and not math.isnan(value)
+
+
 @dataclass
 class History:
-    """What a run recorded: one value per generator step for each name in :data:`METRICS`.
+    """What a run recorded: one value per generator step for each name in ``METRICS``.
 
     - ``loss_d``, ``loss_g``: the two losses;
     - ``d_real``, ``d_fake``: mean D(x) and D(G(z)) (sigmoid of the logits) *before* D's
@@ -81,8 +145,10 @@ class History:
       step). For WGAN-GP they are the critic's mean raw scores instead of probabilities;
     - ``grad_norm_d``, ``grad_norm_g``: the L2 norm of all of D's / G's gradients;
     - ``samples``: ``(step, images)`` of the fixed noise batch, images on the CPU;
-    - ``seconds``: training time (hooks excluded), ``images_seen``: real images D has seen;
-    - ``stopped_reason``: "finished", "time budget", "interrupted" or "non-finite ... at step k";
+    - ``seconds``: training time (sampling, checkpoints and hooks excluded),
+      ``images_seen``: real images D has seen;
+    - ``stopped_reason``: "finished", "time budget", "interrupted", "stopped by a hook" or
+      "non-finite ... at step k";
     - ``G_ema``: with ``cfg.ema``, the exponential moving average of G's weights (what the
       sample grids show; often smoother digits than G itself), else None.
     """
@@ -99,7 +165,7 @@ class History:
     seconds: float = 0.0
     images_seen: int = 0
     stopped_reason: str = ""
-    G_ema: nn.Module | None = None  # the moving-average generator when cfg.ema is set
+    G_ema: nn.Module | None = None
 
     def __getitem__(self, name: str) -> list:
         return getattr(self, name)
@@ -116,29 +182,65 @@ class History:
         values = getattr(self, name)[-n:]
         return float(np.mean(values)) if values else float("nan")
 
-    def to_dict(self) -> dict:
-        """Plain types and tensors only, for checkpoints."""
-        d = {k: list(getattr(self, k)) for k in ("step",) + METRICS}
-        d.update(samples=[(int(s), x) for s, x in self.samples], seconds=self.seconds,
+    def to_dict(self, max_samples: int | None = None) -> dict:
+        """Tensors and plain types, for checkpoints: the series as float32 tensors (the values
+        are float32 already), the latest ``max_samples`` grids as uint8 (4x smaller)."""
+        d = {"step": torch.tensor(self.step, dtype=torch.int64)}
+        d.update({k: torch.tensor(getattr(self, k), dtype=torch.float32) for k in METRICS})
+        kept = self.samples if max_samples is None else self.samples[-max_samples:]
+        d.update(samples=[(int(s), _to_bytes(x)) for s, x in kept], seconds=self.seconds,
                  images_seen=self.images_seen, stopped_reason=self.stopped_reason)
         return d
 
     @classmethod
     def from_dict(cls, d: dict) -> History:
-        h = cls(**{k: list(d.get(k, [])) for k in ("step",) + METRICS})
-        h.samples = [(int(s), x) for s, x in d.get("samples", [])]
+        h = cls(**{k: _as_list(d.get(k, [])) for k in ("step",) + METRICS})
+        h.samples = [(int(s), _from_bytes(x)) for s, x in d.get("samples", [])]
         h.seconds, h.images_seen = float(d.get("seconds", 0.0)), int(d.get("images_seen", 0))
         h.stopped_reason = d.get("stopped_reason", "")
         return h
 
 
+def _as_list(v) -> list:
+    return v.tolist() if isinstance(v, torch.Tensor) else list(v)
+
+
+def _to_bytes(x: torch.Tensor) -> torch.Tensor:
+    return ((x.float() + 1) * 127.5).round().clamp(0, 255).to(torch.uint8)
+
+
+def _from_bytes(x: torch.Tensor) -> torch.Tensor:
+    return x.float() / 127.5 - 1 if x.dtype == torch.uint8 else x
+
+
 # --------------------------------------------------------------------------- the two steps
 
+@functools.lru_cache(maxsize=None)
+def _native_bf16(device: torch.device) -> bool:
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported(including_emulation=False)
+    return False
+
+
+def precision(amp: str | None, device: torch.device) -> str | None:
+    """What ``cfg.amp`` means on ``device``: "bf16", "fp16" or None (float32).
+
+    "auto": bf16 where the GPU computes it natively, else fp16 with a GradScaler on a CUDA
+    GPU, else float32 (CPUs: measured slower here, and it would change the CPU results).
+    """
+    if amp != "auto":
+        return amp
+    if device.type != "cuda":
+        return None
+    return "bf16" if _native_bf16(device) else "fp16"
+
+
 def autocast(cfg: TrainConfig, device: torch.device):
-    """bfloat16 autocast when ``cfg.amp == "bf16"``, else a no-op context."""
-    if cfg.amp == "bf16":
-        return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
-    return contextlib.nullcontext()
+    """Autocast for ``cfg.amp`` on ``device``, or a no-op context for float32."""
+    dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision(cfg.amp, device))
+    if dtype is None:
+        return contextlib.nullcontext()
+    return torch.autocast(device_type=device.type, dtype=dtype)
 
 
 def grad_norm(module: nn.Module) -> torch.Tensor:
@@ -153,9 +255,27 @@ def _call(model: nn.Module, x: torch.Tensor, y: torch.Tensor | None) -> torch.Te
     return model(x) if y is None else model(x, y)
 
 
+def _update(loss: torch.Tensor, model: nn.Module, opt: torch.optim.Optimizer, scaler) -> torch.Tensor:
+    """``zero_grad``, ``backward``, ``step`` (with fp16 loss scaling if a GradScaler is given);
+    returns the norm of the (unscaled) gradients."""
+    opt.zero_grad(set_to_none=True)
+    if scaler is None:
+        loss.backward()
+        norm = grad_norm(model)
+        opt.step()
+        return norm
+    scaler.scale(loss).backward()
+    scaler.unscale_(opt)
+    norm = grad_norm(model)
+    scaler.step(opt)  # skipped if the scaled gradients overflowed
+    scaler.update()
+    return norm
+
+
 def d_step(G: nn.Module, D: nn.Module, opt_d: torch.optim.Optimizer, x_real: torch.Tensor,
            z: torch.Tensor, cfg: TrainConfig, *, x_fake: torch.Tensor | None = None,
-           y: torch.Tensor | None = None, generator: torch.Generator | None = None) -> dict:
+           y: torch.Tensor | None = None, generator: torch.Generator | None = None,
+           scaler: torch.amp.GradScaler | None = None) -> dict:
     """One update of D. Returns detached 0-d tensors: loss_d, d_real, d_fake, grad_norm_d.
 
     ``x_fake = G(z).detach()``: D's loss must not send gradients into G. Pass ``x_fake`` to
@@ -164,7 +284,10 @@ def d_step(G: nn.Module, D: nn.Module, opt_d: torch.optim.Optimizer, x_real: tor
     """
     d_loss_fn, _ = get_losses(cfg.loss)
     with autocast(cfg, x_real.device):
-        x_fake = (G(z) if y is None else G(z, y)).detach() if x_fake is None else x_fake.detach()
+        if x_fake is None:
+            with torch.no_grad():  # no graph to build: D's step never back-propagates into G
+                x_fake = _call(G, z, y)
+        x_fake = x_fake.detach()
         logits_real = _call(D, x_real, y).float()
         logits_fake = _call(D, x_fake, y).float()
     if cfg.loss == "wgan-gp":
@@ -175,17 +298,14 @@ def d_step(G: nn.Module, D: nn.Module, opt_d: torch.optim.Optimizer, x_real: tor
     else:
         loss_d = d_loss_fn(logits_real, logits_fake, cfg.real_label)
         p_real, p_fake = torch.sigmoid(logits_real).mean(), torch.sigmoid(logits_fake).mean()
-    opt_d.zero_grad(set_to_none=True)
-    loss_d.backward()
-    norm = grad_norm(D)
-    opt_d.step()
+    norm = _update(loss_d, D, opt_d, scaler)
     return {"loss_d": loss_d.detach(), "d_real": p_real.detach(), "d_fake": p_fake.detach(),
             "grad_norm_d": norm}
 
 
 def g_step(G: nn.Module, D: nn.Module, opt_g: torch.optim.Optimizer, z: torch.Tensor,
            cfg: TrainConfig, *, x_fake: torch.Tensor | None = None,
-           y: torch.Tensor | None = None) -> dict:
+           y: torch.Tensor | None = None, scaler: torch.amp.GradScaler | None = None) -> dict:
     """One update of G. Returns detached 0-d tensors: loss_g, d_fake_after, grad_norm_g.
 
     The gradient of ``loss_g`` flows *through* D into G. D's weights are frozen meanwhile
@@ -197,134 +317,81 @@ def g_step(G: nn.Module, D: nn.Module, opt_g: torch.optim.Optimizer, z: torch.Te
     try:
         with autocast(cfg, z.device):
             if x_fake is None:
-                x_fake = G(z) if y is None else G(z, y)
+                x_fake = _call(G, z, y)
             logits_fake = _call(D, x_fake, y).float()
         loss_g = g_loss_fn(logits_fake)
-        opt_g.zero_grad(set_to_none=True)
-        loss_g.backward()
+        norm = _update(loss_g, G, opt_g, scaler)
     finally:
         D.requires_grad_(True)
-    norm = grad_norm(G)
-    opt_g.step()
     p_fake = logits_fake.mean() if cfg.loss == "wgan-gp" else torch.sigmoid(logits_fake).mean()
     return {"loss_g": loss_g.detach(), "d_fake_after": p_fake.detach(), "grad_norm_g": norm}
 
 
-# --------------------------------------------------------------------------- checks
+# --------------------------------------------------------------------------- the GAN step
 
-def bf16_supported(device: torch.device) -> bool:
-    """Whether bfloat16 math is fast here (CUDA with bf16, or a CPU with AVX512-BF16/AMX)."""
-    if device.type == "cuda":
-        return torch.cuda.is_bf16_supported()
-    if device.type == "cpu":
-        try:
-            return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
-        except (AttributeError, RuntimeError):
-            return False
-    return False
+def gan_step(run: Run, x: torch.Tensor, y: torch.Tensor | None, cfg: TrainConfig) -> dict:
+    """One iteration of the game: ``cfg.n_critic`` updates of D, one of G, then G's EMA.
 
-
-def effective_steps(cfg: TrainConfig) -> int:
-    """``cfg.steps``, or ``min(steps, quick_steps)`` under ``GAN_COURSE_QUICK=1``."""
-    return min(cfg.steps, cfg.quick_steps) if runtime.is_quick() else cfg.steps
-
-
-def validate(G: nn.Module, D: nn.Module, x: torch.Tensor, cfg: TrainConfig,
-             y: torch.Tensor | None = None) -> None:
-    """Raise ``ValueError`` for arguments that would fail or mislead, before any training."""
-    def bad(msg: str):
-        raise ValueError(msg)
-
-    if not isinstance(cfg, TrainConfig):
-        bad(f"cfg must be a TrainConfig, got {type(cfg).__name__}")
-    for name in ("steps", "quick_steps", "batch_size", "sample_every", "checkpoint_every"):
-        value = getattr(cfg, name)
-        if not isinstance(value, int) or value <= 0:
-            bad(f"cfg.{name} must be a positive integer, got {value!r}")
-    if not isinstance(cfg.n_critic, int) or cfg.n_critic < 1:
-        bad(f"cfg.n_critic (D steps per G step) must be an integer >= 1, got {cfg.n_critic!r}")
-    for name in ("lr_g", "lr_d"):
-        if not getattr(cfg, name) > 0:
-            bad(f"cfg.{name} must be > 0, got {getattr(cfg, name)!r} (try 2e-4)")
-    if not all(0 <= b < 1 for b in cfg.betas) or len(cfg.betas) != 2:
-        bad(f"cfg.betas must be two numbers in [0, 1), got {cfg.betas!r}")
-    get_losses(cfg.loss)  # unknown names raise here
-    if not 0 < cfg.real_label <= 1:
-        bad(f"cfg.real_label must be in (0, 1] (0.9 = one-sided smoothing), got {cfg.real_label}")
-    if cfg.amp not in (None, "bf16"):
-        bad(f"cfg.amp must be None or 'bf16', got {cfg.amp!r}")
-    if cfg.ema is not None and not 0 < cfg.ema < 1:
-        bad(f"cfg.ema must be None or a decay in (0, 1) such as 0.999, got {cfg.ema!r}")
-    if cfg.max_seconds is not None and not cfg.max_seconds > 0:
-        bad(f"cfg.max_seconds must be None or > 0, got {cfg.max_seconds!r}")
-    if not isinstance(x, torch.Tensor) or not x.is_floating_point() or x.dim() < 2:
-        bad("x must be a float tensor of training data, shape (N, ...) "
-            f"(got {type(x).__name__} {getattr(x, 'dtype', '')} {tuple(getattr(x, 'shape', ()))})")
-    if cfg.batch_size > len(x):
-        bad(f"cfg.batch_size = {cfg.batch_size} is larger than the data set ({len(x)} samples)")
-    conditional = hasattr(G, "n_classes")
-    if conditional and y is None:
-        bad(f"{type(G).__name__} is class-conditional: pass the labels, train_gan(..., y=labels)")
-    if y is not None:
-        if not conditional:
-            bad(f"labels y were given but {type(G).__name__} is not class-conditional")
-        if y.shape != (len(x),):
-            bad(f"y must have one label per sample, shape ({len(x)},), got {tuple(y.shape)}")
-    # one tiny forward pass tells whether the data and the models fit together
-    device = next(G.parameters()).device
-    with eval_mode(G, D):
-        with torch.no_grad():
-            z = torch.zeros(2, G.latent_dim, device=device)
-            y2 = None if y is None else y[:2].to(device)
-            out = G(z) if y2 is None else G(z, y2)
-            if tuple(out.shape[1:]) != tuple(x.shape[1:]):
-                bad(f"the data has samples of shape {tuple(x.shape[1:])} but G makes "
-                    f"{tuple(out.shape[1:])}; build G and D for this data "
-                    "(e.g. MLPGenerator(out_shape=...)) or reshape the data.")
-            D_device = next(D.parameters()).device
-            _call(D, x[:2].to(D_device), None if y2 is None else y2.to(D_device))
-    if cfg.loss == "wgan-gp" and any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in D.modules()):
-        warnings.warn("WGAN-GP with batch norm in the critic: the gradient penalty is per sample, "
-                      "batch norm mixes samples. Build D with batch_norm=False.", stacklevel=3)
-    if getattr(G, "arch", {}).get("kwargs", {}).get("out_activation", "tanh") == "tanh" \
-            and x.dim() == 4 and float(x.min()) >= 0:
-        warnings.warn("the real images lie in [0, 1] but G ends in tanh ([-1, 1]): D can tell "
-                      "real from fake by the background alone. Scale the data with x * 2 - 1.",
-                      stacklevel=3)
-
-
-# --------------------------------------------------------------------------- the loop
-
-class _Batches:
-    """Batches from one tensor on the device: slices of a random permutation, epoch by epoch.
-
-    The last incomplete slice of an epoch is dropped (every batch has ``batch_size`` rows).
+    ``run.G_sync`` and ``run.D_sync`` are the networks for their own updates: under
+    torchrun the wrappers that average gradients over the processes, else G and D. A pass
+    whose gradients that network does not use (G inside D's step, D inside G's step) goes
+    to the plain ``run.G`` / ``run.D``.
     """
-
-    def __init__(self, n: int, batch_size: int, generator: torch.Generator, device: torch.device):
-        self.n, self.batch_size, self.generator, self.device = n, batch_size, generator, device
-        self.perm = torch.randperm(n, generator=generator, device=device)
-        self.cursor = 0
-
-    def next_indices(self) -> torch.Tensor:
-        if self.cursor + self.batch_size > self.n:
-            self.perm = torch.randperm(self.n, generator=self.generator, device=self.device)
-            self.cursor = 0
-        idx = self.perm[self.cursor:self.cursor + self.batch_size]
-        self.cursor += self.batch_size
-        return idx
-
-
-def _finite(model: nn.Module) -> bool:
-    return all(bool(torch.isfinite(p).all()) for p in model.parameters())
+    for _ in range(cfg.n_critic):
+        x_real, y_real = run.real_batch(x, y)
+        z = run.noise(cfg.batch_size)
+        x_fake = None
+        if cfg.n_critic == 1:  # one generator pass serves both updates (pytorch/examples' DCGAN)
+            with autocast(cfg, run.device):
+                x_fake = _call(run.G_sync, z, y_real)
+        stats = d_step(run.G, run.D_sync, run.opt_d, x_real, z, cfg, x_fake=x_fake, y=y_real,
+                       generator=run.gen, scaler=run.scaler_d)
+    if cfg.n_critic > 1:  # a fresh noise batch for G, as in WGAN-GP's algorithm
+        z = run.noise(cfg.batch_size)
+    stats.update(g_step(run.G_sync, run.D, run.opt_g, z, cfg, x_fake=x_fake, y=y_real,
+                        scaler=run.scaler_g))
+    if run.G_ema is not None:
+        ema_update(run.G_ema, run.G, cfg.ema)
+    return stats
 
 
 @torch.no_grad()
-def _ema_update(G_ema: nn.Module, G: nn.Module, decay: float) -> None:
-    """``theta_ema <- decay * theta_ema + (1 - decay) * theta``; buffers (BN stats) are copied."""
+def ema_update(G_ema: nn.Module, G: nn.Module, decay: float) -> None:
+    """``theta_ema <- decay * theta_ema + (1 - decay) * theta`` for every weight of G.
+
+    Batch-norm statistics are *not* copied from G: they describe G's activations, not the
+    average network's. :func:`refresh_batch_norm` measures the EMA's own before it samples.
+    """
     torch._foreach_lerp_(list(G_ema.parameters()), list(G.parameters()), 1 - decay)
-    for b_ema, b in zip(G_ema.buffers(), G.buffers()):
-        b_ema.copy_(b)
+
+
+@torch.no_grad()
+def refresh_batch_norm(G: nn.Module, latent_dim: int, seed: int, conditional: bool = False,
+                       n: int = 1024, batch_size: int = 64) -> None:
+    """Set G's batch-norm running statistics to those of G's own activations on ``n`` noise
+    vectors (a cumulative average over batches of ``batch_size``, as SWA's ``update_bn``).
+
+    For the moving average of G, whose weights no batch ever went through. The noise comes
+    from its own generator seeded with ``seed``, so the training run's random stream is
+    untouched and the result is the same at every call with the same weights.
+    """
+    bns = [m for m in G.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    if not bns:
+        return
+    device = next(G.parameters()).device
+    z = torch.randn(n, latent_dim, generator=torch.Generator().manual_seed(seed + 7919)).to(device)
+    y = torch.arange(n, device=device) % G.n_classes if conditional else None
+    momenta = [m.momentum for m in bns]
+    was_training = G.training
+    for m in bns:
+        m.reset_running_stats()
+        m.momentum = None  # cumulative average over all batches
+    G.train()
+    for i in range(0, n, batch_size):
+        _call(G, z[i:i + batch_size], None if y is None else y[i:i + batch_size])
+    for m, momentum in zip(bns, momenta):
+        m.momentum = momentum
+    G.train(was_training)
 
 
 @torch.no_grad()  # samples are for looking and scoring: no graph, whatever the caller's mode
@@ -341,289 +408,165 @@ def sample_images(G: nn.Module, z: torch.Tensor, y: torch.Tensor | None = None) 
     return x.float().cpu()
 
 
+def effective_steps(cfg: TrainConfig) -> int:
+    """``cfg.steps``, or ``min(steps, quick_steps)`` under ``GAN_COURSE_QUICK=1``."""
+    return min(cfg.steps, cfg.quick_steps) if runtime.is_quick() else cfg.steps
+
+
+# --------------------------------------------------------------------------- the loop
+
 def train_gan(G: nn.Module, D: nn.Module, x: torch.Tensor, cfg: TrainConfig | None = None, *,
               device: str | torch.device | None = None, out_dir: str | Path | None = None,
-              resume: str | Path | None = None,
-              hooks: Sequence[Callable] = (), hook_every: int | None = None,
-              y: torch.Tensor | None = None) -> History:
+              resume: str | Path | None = None, hooks: Sequence[Callable] = (),
+              hook_every: int | None = None, y: torch.Tensor | None = None,
+              allow_config_change: bool = False) -> History:
     """Train ``G`` against ``D`` on the data ``x`` (N, ...) and return the :class:`History`.
 
-    Each of ``cfg.steps`` iterations makes ``cfg.n_critic`` D steps and one G step; with
-    ``n_critic == 1`` one generator pass ``G(z)`` serves both (as in pytorch/examples), which
-    saves a forward pass. Training stops early after ``cfg.max_seconds`` (counted per call,
-    hooks excluded), on a NaN/Inf loss (the last good checkpoint is kept, not overwritten) or
-    on Ctrl-C (a checkpoint is saved if ``out_dir`` is set and the history returned).
+    Each of ``cfg.steps`` iterations is one :func:`gan_step`. Training stops early after
+    ``cfg.max_seconds`` of training (per call; sampling, checkpoints and hooks excluded), on
+    a NaN/Inf loss or weight (the last good checkpoint is kept, not overwritten), or on
+    Ctrl-C / SIGTERM, which let the current step finish and then save it.
 
-    - ``device``: where to train (default: cuda, then mps, then cpu); G, D and the data move there.
+    - ``device``: where to train (default: cuda, then mps, then cpu); G, D and the data move
+      there. Under torchrun the process group decides (see :mod:`gan_course.distributed`).
     - ``out_dir``: ``out_dir/checkpoint.pt`` is written every ``cfg.checkpoint_every`` steps
-      and at the end; ``resume``: a checkpoint to continue from, exactly.
+      and at the end; ``resume``: a checkpoint to continue from, exactly. It must come from
+      a run with the same settings and data, unless ``allow_config_change``.
     - ``hooks``: callables ``hook(step, history, G, D)`` run every ``hook_every`` steps
       (default ``cfg.sample_every``) and at the end; use them to plot or log. A hook that
-      returns ``True`` stops training (``stopped_reason`` "stopped by a hook").
+      returns ``True`` stops training ("stopped by a hook").
     - ``y``: labels (N,) for class-conditional models.
     """
-    cfg = cfg if cfg is not None else TrainConfig()
-    validate(G, D, x, cfg, y)
-    device = runtime.pick_device(device)
-    if cfg.amp == "bf16" and not bf16_supported(device):
-        warnings.warn(f"bf16 autocast is not fast on this {device.type} device; training in "
-                      "float32 instead (set cfg.amp=None to silence this).", stacklevel=2)
-        cfg = dataclasses.replace(cfg, amp=None)
-    total_steps = effective_steps(cfg)
-    hook_every = hook_every or cfg.sample_every
-    memory_format = torch.channels_last if cfg.channels_last else torch.preserve_format
-    G.to(device, memory_format=memory_format).train()
-    D.to(device, memory_format=memory_format).train()
-    x = x.to(device)  # the whole data set, once
-    y = None if y is None else y.to(device)
-    opt_g = torch.optim.Adam(G.parameters(), lr=cfg.lr_g, betas=cfg.betas)
-    opt_d = torch.optim.Adam(D.parameters(), lr=cfg.lr_d, betas=cfg.betas)
-    gen = torch.Generator(device=device).manual_seed(cfg.seed)
-    batches = _Batches(len(x), cfg.batch_size, gen, device)
-    fixed_z = torch.randn(64, G.latent_dim, generator=gen, device=device)
-    fixed_y = None if y is None else (torch.arange(64, device=device) % G.n_classes)
-    G_ema = copy.deepcopy(G).requires_grad_(False) if cfg.ema else None
-    history, step = History(), 0
-
+    cfg = TrainConfig() if cfg is None else cfg
+    dist = distributed.current()
+    validate(G, D, x, cfg, y, hook_every, dist)
+    device = _training_device(device, dist)
+    cfg = _supported_precision(cfg, device)
+    run, x, y = prepare_run(G, D, x, y, cfg, device, dist)
+    ckpt = Path(out_dir) / "checkpoint.pt" if out_dir is not None else None
     if resume is not None:
-        blob = load_checkpoint(resume)
-        check_arch(blob, G, D, resume)
-        G.load_state_dict(blob["G"]), D.load_state_dict(blob["D"])
-        if blob.get("opt_g") is None or blob.get("opt_d") is None:
-            raise ValueError(f"{resume} holds no optimiser state, so training cannot resume from it.")
-        opt_g.load_state_dict(blob["opt_g"]), opt_d.load_state_dict(blob["opt_d"])
-        restore_rng_state(blob["rng"], gen)
-        extra = blob["extra"]
-        batches.perm, batches.cursor = extra["perm"].to(device), int(extra["cursor"])
-        if len(batches.perm) != len(x):
-            raise ValueError(f"{resume} was trained on {len(batches.perm)} samples, not {len(x)}: "
-                             "resume on the same data.")
-        fixed_z = extra["fixed_z"].to(device)
-        if G_ema is not None:
-            G_ema.load_state_dict(extra.get("G_ema") or blob["G"])
-        history, step = History.from_dict(blob["history"]), int(blob["step"])
-    history.G_ema = G_ema
+        restore_run(run, resume, cfg, run.fingerprint, allow_config_change)
+        run.last_good = run.step if ckpt is not None and ckpt.exists() else None
+    run.history.G_ema = run.G_ema
+    total, hook_every = effective_steps(cfg), hook_every or cfg.sample_every
+    rec = Recorder(run, cfg, total)
+    stopped, mark = "finished", None
+    with StopRequest() as stop:
+        try:
+            while run.step < total:
+                if not dist.active and (stop.requested or rec.out_of_time()):
+                    stopped = "interrupted" if stop.requested else "time budget"
+                    break
+                mark = run.mark()
+                stats = gan_step(run, x, y, cfg)  # the GAN algorithm; the rest is bookkeeping
+                run.step, mark = run.step + 1, None  # a complete step: nothing to undo
+                run.history.images_seen += cfg.batch_size * cfg.n_critic
+                rec.add(stats)
+                due = rec.due(cfg.sample_every), rec.due(cfg.checkpoint_every), bool(hooks) and rec.due(hook_every)
+                if not rec.at_boundary(*due):
+                    continue
+                reason = _bookkeeping(run, rec, cfg, ckpt, hooks, *due)
+                if dist.active and dist.any(reason is not None or stop.requested or rec.out_of_time(), device):
+                    reason = reason or ("interrupted" if stop.requested else "time budget")
+                if reason is not None:
+                    stopped = reason
+                    break
+        except KeyboardInterrupt:  # raised by other code, or Ctrl-C pressed twice
+            stopped = "interrupted" if mark is None or run.rollback(mark) else "interrupted mid-step"
+        return _finish(run, rec, cfg, ckpt, hooks, hook_every, stopped)
 
-    ckpt_path = Path(out_dir) / "checkpoint.pt" if out_dir is not None else None
 
-    def save(at_step: int) -> None:
-        if ckpt_path is None:
-            return
-        extra = {"perm": batches.perm, "cursor": batches.cursor, "fixed_z": fixed_z}
-        if G_ema is not None:
-            extra["G_ema"] = G_ema.state_dict()
-        save_checkpoint(ckpt_path, G=G, D=D, opt_g=opt_g, opt_d=opt_d, step=at_step,
-                        history=history.to_dict(), config=cfg.to_dict(), generator=gen, extra=extra)
+def _training_device(device, dist: distributed.Dist) -> torch.device:
+    if dist.active:
+        if torch.cuda.is_available() and device != "cpu":
+            return torch.device("cuda", torch.cuda.current_device())
+        return torch.device("cpu")
+    return runtime.pick_device(device)
 
-    pending: list[tuple[int, dict]] = []  # stats not yet copied to the history (one sync per flush)
 
-    def flush() -> str | None:
-        """Move pending stats into the history; return a message if one is not finite."""
-        if not pending:
-            return None
-        names = METRICS
-        values = torch.stack([torch.stack([s[k].float().cpu() for k in names]) for _, s in pending]).tolist()
-        problem = None
-        for (s, _), row in zip(pending, values):
-            history.step.append(s)
-            for k, v in zip(names, row):
-                getattr(history, k).append(v)
-            bad = [k for k, v in zip(names, row) if k.startswith("loss") and not math.isfinite(v)]
-            if bad and problem is None:
-                problem = f"non-finite {bad[0]} ({row[names.index(bad[0])]}) at step {s}"
-                break
-        pending.clear()
-        return problem
+def _supported_precision(cfg: TrainConfig, device: torch.device) -> TrainConfig:
+    """bf16 asked for where it is not native: say so and train in float32."""
+    if cfg.amp == "bf16" and not (_native_bf16(device) or _cpu_bf16(device)):
+        warnings.warn(f"bf16 autocast is not fast on this {device.type} device; training in "
+                      "float32 instead (set cfg.amp=None to silence this).", stacklevel=3)
+        return dataclasses.replace(cfg, amp=None)
+    if cfg.amp == "fp16" and device.type != "cuda":
+        warnings.warn("fp16 with loss scaling is for CUDA GPUs; training in float32 instead.",
+                      stacklevel=3)
+        return dataclasses.replace(cfg, amp=None)
+    return cfg
 
-    from tqdm.auto import tqdm
-    bar = tqdm(total=total_steps, initial=step, disable=not cfg.progress, desc="training",
-               unit="step", leave=True, dynamic_ncols=True, mininterval=1.0)
-    log_every = 20  # set_postfix and the NaN check every 20 steps: one device sync, not 20
-    last_good = step if ckpt_path is not None and ckpt_path.exists() and resume is not None else None
-    t_run, hook_seconds = time.perf_counter(), 0.0
-    t_base = history.seconds
-    stopped = "finished"
 
-    def elapsed() -> float:
-        return time.perf_counter() - t_run - hook_seconds
-
+def _cpu_bf16(device: torch.device) -> bool:
+    """A CPU with native bf16 (AVX512-BF16 or AMX), where oneDNN computes it fast."""
+    if device.type != "cpu":
+        return False
     try:
-        while step < total_steps:
-            if cfg.max_seconds is not None and elapsed() >= cfg.max_seconds:
-                stopped = "time budget"
-                break
-            # --- one iteration: n_critic D steps, one G step --------------------------
-            for k in range(cfg.n_critic):
-                idx = batches.next_indices()
-                x_real = x[idx]
-                y_real = None if y is None else y[idx]
-                z = torch.randn(cfg.batch_size, G.latent_dim, generator=gen, device=device)
-                if cfg.n_critic == 1:  # reuse this generator pass for G's step
-                    with autocast(cfg, device):
-                        x_fake = G(z) if y_real is None else G(z, y_real)
-                else:
-                    x_fake = None
-                stats = d_step(G, D, opt_d, x_real, z, cfg, x_fake=x_fake, y=y_real, generator=gen)
-            if cfg.n_critic > 1:  # a fresh noise batch for G, as in WGAN-GP's algorithm
-                z = torch.randn(cfg.batch_size, G.latent_dim, generator=gen, device=device)
-            stats.update(g_step(G, D, opt_g, z, cfg, x_fake=x_fake, y=y_real))
-            if G_ema is not None:
-                _ema_update(G_ema, G, cfg.ema)
-            step += 1
-            history.images_seen += cfg.batch_size * cfg.n_critic
-            pending.append((step, stats))
-            bar.update(1)
-            # --- bookkeeping --------------------------------------------------------
-            due_sample = step % cfg.sample_every == 0
-            due_ckpt = step % cfg.checkpoint_every == 0
-            due_hook = bool(hooks) and step % hook_every == 0
-            if step % log_every == 0 or due_sample or due_ckpt or due_hook or step == total_steps:
-                problem = flush()
-                if problem is None and (due_ckpt or due_sample) and not (_finite(G) and _finite(D)):
-                    problem = f"non-finite weights after step {step}"
-                if problem is not None:
-                    stopped = problem
-                    break
-                bar.set_postfix(loss_d=f"{history.loss_d[-1]:.3f}", loss_g=f"{history.loss_g[-1]:.3f}",
-                                D_x=f"{history.d_real[-1]:.2f}", D_G_z=f"{history.d_fake[-1]:.2f}",
-                                refresh=False)
-            if due_sample:
-                history.samples.append((step, sample_images(G if G_ema is None else G_ema, fixed_z, fixed_y)))
-            if due_ckpt and step < total_steps:
-                history.seconds = t_base + elapsed()
-                save(step)
-                last_good = step
-            if due_hook:
-                t_hook = time.perf_counter()
-                history.seconds = t_base + elapsed()
-                wants_stop = [hook(step, history, G, D) is True for hook in hooks]
-                hook_seconds += time.perf_counter() - t_hook
-                if any(wants_stop):  # e.g. a quality target was reached
-                    stopped = "stopped by a hook"
-                    break
-    except KeyboardInterrupt:
-        stopped = "interrupted"
-    finally:
-        bar.close()
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
 
-    problem = flush()  # steps since the last flush (time budget, a hook's stop, Ctrl-C)
+
+def _bookkeeping(run: Run, rec: Recorder, cfg: TrainConfig, ckpt: Path | None, hooks,
+                 due_sample: bool, due_ckpt: bool, due_hook: bool) -> str | None:
+    """Flush the statistics, then sample, save and call hooks when due; a reason to stop or None."""
+    problem = rec.flush()
+    if problem is None and (due_sample or due_ckpt) and not finite(run.G, run.D):
+        problem = f"non-finite weights after step {run.step}"
     if problem is not None:
-        stopped = problem
-    history.seconds = t_base + elapsed()
-    history.stopped_reason = stopped
-    if stopped.startswith("non-finite"):
-        kept = (f"the last good checkpoint ({ckpt_path}, step {last_good}) is kept"
-                if last_good is not None else "no checkpoint was written")
-        print(f"training stopped: {stopped}; {kept}. Lower the learning rates, or check the "
-              "data and the loss.")
+        return problem
+    with rec.off_the_clock():
+        if due_sample:
+            run.history.samples.append((run.step, _sample_grid(run, cfg)))
+        if due_ckpt and run.step < rec.total and ckpt is not None:
+            save_run(run, ckpt, cfg, run.fingerprint)
+            run.last_good = run.step
+        if due_hook and run.dist.is_main:
+            if any([hook(run.step, run.history, run.G, run.D) is True for hook in hooks]):
+                return "stopped by a hook"
+    return None
+
+
+def _sample_grid(run: Run, cfg: TrainConfig) -> torch.Tensor:
+    """The fixed noise through G, or through its moving average with its own batch statistics."""
+    G = run.G
+    if run.G_ema is not None:
+        refresh_batch_norm(run.G_ema, run.G.latent_dim, cfg.seed, run.fixed_y is not None)
+        G = run.G_ema
+    return sample_images(G, run.fixed_z, run.fixed_y)
+
+
+def _finish(run: Run, rec: Recorder, cfg: TrainConfig, ckpt: Path | None, hooks,
+            hook_every: int, stopped: str) -> History:
+    """The end of a call: last statistics and checks, last samples, last checkpoint, hooks."""
+    history = run.history
+    problem = rec.flush()
+    failed = stopped.startswith("non-finite") or stopped == "interrupted mid-step"
+    if problem is None and not failed and not finite(run.G, run.D):
+        problem = f"non-finite weights after step {run.step}"  # the last update can break them
+    history.stopped_reason = stopped = problem or stopped
+    if problem is not None or failed:
+        rec.close(stopped)
+        kept = (f"the last good checkpoint ({ckpt}, step {run.last_good}) is kept"
+                if run.last_good is not None else "no checkpoint was written")
+        cause = ("Lower the learning rates, or check the data and the loss."
+                 if stopped.startswith("non-finite") else
+                 "The interrupt came from inside a step after an optimiser update (not from "
+                 "Ctrl-C, which waits for the step), so this state was not saved.")
+        print(f"training stopped: {stopped}; {kept}. {cause}")
         return history
-    if not (_finite(G) and _finite(D)):  # the last update can break the weights too
-        history.stopped_reason = f"non-finite weights after step {step}"
-        print(f"training stopped: {history.stopped_reason}; the last good checkpoint is kept.")
-        return history
-    if not history.samples or history.samples[-1][0] != step:
-        if step > 0:
-            history.samples.append((step, sample_images(G if G_ema is None else G_ema, fixed_z, fixed_y)))
-    save(step)
+    with rec.off_the_clock():
+        if run.step > 0 and (not history.samples or history.samples[-1][0] != run.step):
+            history.samples.append((run.step, _sample_grid(run, cfg)))
+        if ckpt is not None:
+            save_run(run, ckpt, cfg, run.fingerprint)
+    rec.close(stopped)
+    run.dist.broadcast_buffers(run.G), run.dist.broadcast_buffers(run.D)  # identical ranks
+    run.dist.barrier()
     if stopped == "interrupted":
-        where = f"; checkpoint saved to {ckpt_path}" if ckpt_path is not None else ""
-        print(f"training interrupted at step {step}{where}; returning the history so far.")
-    elif hooks and step % hook_every != 0:  # (a hook's stop always falls on a hook step)
+        where = f"; checkpoint of this step saved to {ckpt}" if ckpt is not None else ""
+        print(f"training interrupted after step {run.step}{where}; returning the history so far.")
+    elif hooks and run.step % hook_every != 0 and run.dist.is_main:  # (a hook's stop is on a hook step)
         for hook in hooks:
-            hook(step, history, G, D)
+            hook(run.step, history, run.G, run.D)
     return history
-
-
-# --------------------------------------------------------------------------- commands
-
-# Per-architecture defaults of the command line, chosen by measurement (see bench.py and
-# assets/PRETRAINED.md for the numbers).
-ARCH_DEFAULTS: dict[str, dict] = {
-    # MLP: G learns 5x faster than D (lr_g 1e-3, lr_d 2e-4). With equal rates this D outran G
-    # on 3 of 4 runs (D(x) above 0.9 for thousands of steps, one run collapsed to one blot);
-    # with G faster, 4 of 4 seeds drew all ten digits (class entropy >= 2.2 from 6,000 steps).
-    # Judge-confident, seeds 0 and 3: 67% / 75% / 78% at 12,000 / 24,000 / 36,000 steps (EMA of
-    # G 0.999: 72% / 78% / 80%). Cheap steps (~110/s on one CPU thread): 36,000 in ~5.5 minutes.
-    "mlp": dict(steps=36000, batch_size=64, lr_g=1e-3, lr_d=2e-4, ema=0.999),
-    # DCGAN: G and D each with a dense hidden layer of 256 (InfoGAN's MNIST pair) and lr_g
-    # 1e-3 (InfoGAN's too): judge-confident 72% / 78% / 81% / 82% at 1,000 / 2,000 / 3,000 /
-    # 4,000 steps (class entropy 2.30); with lr_g 2e-4, 59% / 75% / 76%. Without the hidden
-    # layers it levels off near 65% (every change tried is in assets/PRETRAINED.md).
-    "dcgan": dict(steps=6000, batch_size=64, lr_g=1e-3, lr_d=2e-4),  # the shipped one
-    # class-conditional DCGAN, without hidden layers (see ConditionalDCGANGenerator): judge-
-    # confident 49% / 88% / 93% at 1,000 / 2,000 / 3,000 steps, the judge agreeing with the
-    # asked class on 57% / 94% / 97% of all samples (seed 0, one thread, 2,000 samples)
-    "cdcgan": dict(steps=3000, batch_size=64, lr_g=2e-4, lr_d=2e-4),
-}
-
-
-def default_config(arch: str, **overrides) -> TrainConfig:
-    """The command line's :class:`TrainConfig` for ``arch``, with ``overrides`` applied."""
-    if arch not in ARCH_DEFAULTS:
-        raise ValueError(f"unknown architecture {arch!r}; choose one of {sorted(ARCH_DEFAULTS)}.")
-    return TrainConfig(**{**ARCH_DEFAULTS[arch], **overrides})
-
-
-def train_command(args) -> int:
-    """``python -m gan_course train ARCH --out DIR [--steps N | --minutes M] ...``."""
-    from gan_course import plotting  # here, not at the top: pyplot is slow to import
-
-    from gan_course.data import load_mnist
-    from gan_course.models import build_gan
-
-    runtime.apply_thread_setting()
-    data = load_mnist(args.data)
-    print(data.describe())
-    runtime.seed_everything(args.seed)
-    G, D = build_gan(args.arch)
-    if args.resume:
-        cfg = TrainConfig(**load_checkpoint(args.resume)["config"])  # keep the run's settings
-        cfg = dataclasses.replace(cfg, betas=tuple(cfg.betas), progress=True)
-    else:
-        cfg = default_config(args.arch, seed=args.seed)
-    if args.steps:
-        cfg = dataclasses.replace(cfg, steps=args.steps, max_seconds=None)
-    elif args.minutes:
-        cfg = dataclasses.replace(cfg, steps=10**9, max_seconds=args.minutes * 60)
-    out = Path(args.out)
-    history = train_gan(G, D, data.x_train, cfg, device=args.device, out_dir=out, resume=args.resume)
-    step = history.step[-1] if history.step else 0
-    print(f"{args.arch}: {step} steps, {history.images_seen:,} images in {history.seconds:.0f} s "
-          f"({history.stopped_reason})")
-    if history.stopped_reason.startswith("non-finite"):
-        return 1
-    grid = plotting.save_grid(history.samples[-1][1], out / "samples.png")
-    print(f"checkpoint: {out / 'checkpoint.pt'}\nsamples:    {grid}")
-    return 0
-
-
-def generator_from_checkpoint(path: str | Path, ema: bool = True) -> nn.Module:
-    """The generator of a training checkpoint (its EMA copy if it has one and ``ema``), eval mode."""
-    from gan_course.models import model_from_arch
-
-    blob = load_checkpoint(path)
-    G = model_from_arch(blob["arch"]["G"])
-    state = blob["extra"].get("G_ema") if ema else None
-    G.load_state_dict(state if state is not None else blob["G"])
-    return G.eval()
-
-
-def sample_command(args) -> int:
-    """``python -m gan_course sample CKPT -n N -o out.npz``: key ``x`` uint8 (N, 28, 28)."""
-    from gan_course.data import to_uint8
-
-    G = generator_from_checkpoint(args.checkpoint)
-    gen = torch.Generator().manual_seed(args.seed)
-    z = torch.randn(args.n, G.latent_dim, generator=gen)
-    y = torch.arange(args.n) % G.n_classes if hasattr(G, "n_classes") else None
-    with torch.no_grad():
-        parts = [G(zc) if y is None else G(zc, yc)
-                 for zc, yc in zip(z.split(1000), (y if y is not None else z).split(1000))]
-    arrays = {"x": to_uint8(torch.cat(parts))}
-    if y is not None:
-        arrays["y"] = y.numpy()
-    out = Path(args.output)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    np.savez_compressed(out, **arrays)
-    print(f"wrote {args.n} samples to {out} (x: uint8 {arrays['x'].shape}, 0 = background)")
-    return 0

@@ -47,11 +47,24 @@ def test_resume_from_the_command_line(tmp_path, capsys):
     assert all(torch.equal(ga[k], gb[k]) for k in ga)
 
 
-def test_errors_are_reported(tmp_path):
-    with pytest.raises(SystemExit):
-        cli.main(["train", "mlp", "--steps", "0", "--out", str(tmp_path)])
-    with pytest.raises(FileNotFoundError, match="no checkpoint at"):
-        cli.main(["sample", str(tmp_path / "missing.pt"), "-o", str(tmp_path / "x.npz")])
+@pytest.mark.parametrize("argv, message", [
+    (["train", "mlp", "--steps", "0"], "cfg.steps must be a positive integer, got 0"),
+    (["train", "mlp", "--lr-g", "-1"], "lr_g must be a finite number > 0"),
+    (["train", "mlp", "--device", "cuda"], "torch sees no CUDA GPU"),
+    (["train", "mlp", "--device", "tpu9"], "is not a device name"),
+    (["train", "mlp", "--batch-size", "100000", "--data", "subset"], "larger than the data set"),
+    (["train", "mlp", "--resume", "MISSING"], "no checkpoint at"),
+    (["sample", "MISSING", "-o", "x.npz"], "no checkpoint at"),
+])
+def test_user_errors_print_one_line_not_a_traceback(argv, message, tmp_path, capsys):
+    argv = [a.replace("MISSING", str(tmp_path / "missing.pt")) for a in argv]
+    if argv[0] == "train":
+        argv += ["--out", str(tmp_path / "run")]
+    else:
+        argv[argv.index("x.npz")] = str(tmp_path / "x.npz")
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and message in err and "\n" not in err and "Traceback" not in err
 
 
 def test_module_entry_point(tmp_path):

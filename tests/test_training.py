@@ -176,7 +176,7 @@ def test_ctrl_c_saves_and_returns_the_history(tmp_path, capsys):
 
     h = train_gan(G, D, x, cfg(steps=8), device="cpu", out_dir=tmp_path, hooks=[interrupt], hook_every=3)
     assert h.stopped_reason == "interrupted" and h.step == [1, 2, 3]
-    assert "interrupted at step 3" in capsys.readouterr().out
+    assert "interrupted after step 3" in capsys.readouterr().out
     blob = load_checkpoint(tmp_path / "checkpoint.pt")
     assert blob["step"] == 3 and set(blob) >= {"G", "D", "opt_g", "opt_d", "rng"}
     # and the interrupted run resumes to the same weights as an uninterrupted one
@@ -234,12 +234,24 @@ def test_time_budget_and_quick_mode(monkeypatch):
 @pytest.mark.parametrize("change, match", [
     (dict(steps=0), "steps must be a positive integer"),
     (dict(batch_size=41), "larger than the data set"),
-    (dict(loss="hinge"), "unknown loss"),
+    (dict(loss="hinge"), "loss must be one of"),
     (dict(n_critic=0), "n_critic"),
-    (dict(lr_d=0.0), "lr_d must be > 0"),
-    (dict(lr_g=-1e-3), "lr_g must be > 0"),
+    (dict(lr_d=0.0), "lr_d must be a finite number > 0"),
+    (dict(lr_g=-1e-3), "lr_g must be a finite number > 0"),
+    (dict(lr_g=float("inf")), "lr_g must be a finite number > 0"),
+    (dict(lr_d=float("nan")), "lr_d must be a finite number > 0"),
+    (dict(betas=0.5), "betas must be two numbers"),
+    (dict(betas=(0.5, 1.0)), "betas must be two numbers"),
+    (dict(betas=(0.5,)), "betas must be two numbers"),
+    (dict(gp_weight=-1.0), "gp_weight must be a finite number >= 0"),
     (dict(real_label=0.0), "real_label"),
     (dict(amp="fp8"), "amp"),
+    (dict(ema=1.0), "ema"),
+    (dict(max_seconds=0), "max_seconds"),
+    (dict(max_seconds=float("inf")), "max_seconds"),
+    (dict(steps=2.5), "steps must be a positive integer"),
+    (dict(sample_every=True), "sample_every must be a positive integer"),
+    (dict(progress="yes"), "progress must be True or False"),
 ])
 def test_bad_config_raises_before_training(change, match):
     G, D = tiny_pair()
@@ -257,10 +269,38 @@ def test_data_that_does_not_fit_the_models():
         train_gan(G, D, torch.zeros(20, 1, 4, 4, dtype=torch.uint8), cfg(), device="cpu")
 
 
-def test_data_in_zero_one_warns():
+@pytest.mark.parametrize("make, match", [
+    (lambda x: (x + 1) / 2, r"lie in \[0, 1\].*x \* 2 - 1"),
+    (lambda x: ((x + 1) * 127.5).round(), r"bytes 0..255.*x / 127.5 - 1"),
+    (lambda x: x * 3, r"outside G's tanh range"),
+    (lambda x: torch.where(torch.arange(40)[:, None, None, None] == 7, float("nan"), x), "16 NaN or infinite"),
+])
+def test_data_in_the_wrong_range_is_refused_with_the_fix(make, match):
     G, D = tiny_pair()
-    with pytest.warns(UserWarning, match=r"\[0, 1\]"):
-        train_gan(G, D, (tiny_data() + 1) / 2, cfg(steps=1), device="cpu")
+    with pytest.raises(ValueError, match=match):
+        train_gan(G, D, make(tiny_data()), cfg(steps=1), device="cpu")
+
+
+def test_zero_one_data_trains_when_asked_to():
+    G, D = tiny_pair()
+    h = train_gan(G, D, (tiny_data() + 1) / 2, cfg(steps=1, check_range=False), device="cpu")
+    assert len(h) == 1
+
+
+def test_bad_hook_every_and_labels_raise_before_training():
+    G, D = tiny_pair()
+    with pytest.raises(ValueError, match="hook_every must be a positive integer"):
+        train_gan(G, D, tiny_data(), cfg(), device="cpu", hooks=[print], hook_every=0)
+    torch.manual_seed(0)
+    Gc = ConditionalDCGANGenerator(latent_dim=8, channels=(8, 4))
+    Dc = ConditionalDCGANDiscriminator(channels=(4, 8))
+    x = torch.rand(24, 1, 28, 28) * 2 - 1
+    for y, match in [(torch.arange(24) % 11, r"labels must lie in 0..9.*got 0..10"),
+                     (torch.arange(24) - 1, r"got -1..22"),
+                     (torch.arange(24).float(), "integer labels"),
+                     (torch.arange(23), r"shape \(24,\)")]:
+        with pytest.raises(ValueError, match=match):
+            train_gan(Gc, Dc, x, cfg(steps=1), device="cpu", y=y)
 
 
 def test_wgan_gp_with_batch_norm_in_the_critic_warns():
@@ -307,9 +347,32 @@ def test_ema_update_formula():
     with torch.no_grad():
         for p in G.parameters():
             p.add_(1.0)
-    training._ema_update(E, G, 0.75)
+    training.ema_update(E, G, 0.75)
     for e, b, g in zip(E.parameters(), before, G.parameters()):
         torch.testing.assert_close(e, 0.75 * b + 0.25 * g)
+
+
+def test_the_ema_samples_with_its_own_batch_norm_statistics():
+    """The average network's batch-norm statistics are measured on its own activations,
+    not copied from G (whose weights differ)."""
+    torch.manual_seed(0)
+    G, D = build_gan("dcgan", latent_dim=8, g_kwargs={"channels": (8, 4), "hidden": 16},
+                     d_kwargs={"channels": (4, 8), "hidden": 16})
+    x = torch.rand(32, 1, 28, 28) * 2 - 1
+    h = train_gan(G, D, x, cfg(steps=6, ema=0.5, sample_every=3), device="cpu")
+    E = h.G_ema
+    bn_g, bn_e = G.body[0], E.body[0]
+    assert not torch.equal(bn_g.running_mean, bn_e.running_mean)  # not a copy of G's
+    # they are the statistics of E's own pre-batch-norm activations on noise, batch by batch
+    # of 64 as in training (E's dense layer has batch norm too, with batch statistics)
+    z = torch.randn(1024, 8, generator=torch.Generator().manual_seed(0 + 7919))
+    probe = copy.deepcopy(E).train()
+    with torch.no_grad():
+        means = [probe.project(zb).view(-1, 8, 7, 7).mean(dim=(0, 2, 3)) for zb in z.split(64)]
+    torch.testing.assert_close(bn_e.running_mean, torch.stack(means).mean(0), atol=1e-6, rtol=1e-5)
+    # and the grid of the last step is E's output in eval mode on the fixed noise
+    step, grid = h.samples[-1]
+    assert step == 6 and grid.shape == (64, 1, 28, 28)
 
 
 def test_bce_reference_matches_functional():  # sanity of the hand-written reference above

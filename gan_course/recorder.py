@@ -1,0 +1,172 @@
+"""Recording a run: per-step statistics into the History, NaN checks, the clock of training
+time, and the progress display. One of the pieces ``train_gan`` is made of.
+
+The steps return their statistics as 0-d tensors on the device. Reading one on the host
+would make the CPU wait for the GPU at every step, so :class:`Recorder` keeps them on the
+device (one small stacked tensor per step) and copies them to the History in one transfer
+every ``log_every`` steps (:meth:`Recorder.flush`), where it also checks the losses for NaN
+or infinity. Under torchrun the flush averages them over the ranks first, so the History
+holds the statistics of the whole batch.
+
+Training time (what ``cfg.max_seconds`` bounds and ``History.seconds`` reports) is wall
+time minus bookkeeping: sampling the grids, writing checkpoints and running hooks are off
+the clock (:meth:`Recorder.off_the_clock`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import html
+import sys
+import time
+
+import torch
+
+from gan_course.runtime import in_notebook_kernel
+
+METRICS = ("loss_d", "loss_g", "d_real", "d_fake", "d_fake_after", "grad_norm_d", "grad_norm_g")
+
+
+class Recorder:
+    """Statistics, clock and progress of one call of ``train_gan``."""
+
+    def __init__(self, run, cfg, total_steps: int, log_every: int = 20):
+        self.run, self.cfg, self.total, self.log_every = run, cfg, total_steps, log_every
+        self.pending: list[torch.Tensor] = []   # (len(METRICS),) per step, on the device
+        self.pending_steps: list[int] = []
+        self.base_seconds = run.history.seconds  # training time of earlier sessions (resume)
+        self.start_step = run.step
+        self.t0, self.off_clock = time.perf_counter(), 0.0
+        show = cfg.progress and run.dist.is_main
+        self.progress = Progress(total_steps, run.step, cfg.max_seconds) if show else None
+
+    # ------------------------------------------------------------------------- the clock
+    def seconds(self) -> float:
+        """Training time of this call, bookkeeping excluded."""
+        return time.perf_counter() - self.t0 - self.off_clock
+
+    def out_of_time(self) -> bool:
+        return self.cfg.max_seconds is not None and self.seconds() >= self.cfg.max_seconds
+
+    @contextlib.contextmanager
+    def off_the_clock(self):
+        """Time spent in the block does not count as training time."""
+        t = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.off_clock += time.perf_counter() - t
+            self.run.history.seconds = self.base_seconds + self.seconds()
+
+    # ------------------------------------------------------------------------ statistics
+    def add(self, stats: dict) -> None:
+        self.pending.append(torch.stack([stats[k].float() for k in METRICS]))
+        self.pending_steps.append(self.run.step)
+        if self.progress is not None:
+            self.progress.show(self.run.step, self.seconds(), self.run.history)
+
+    def due(self, every: int) -> bool:
+        return self.run.step % every == 0
+
+    def at_boundary(self, *due: bool) -> bool:
+        """A bookkeeping step: flush every ``log_every`` steps, and whenever something is due."""
+        return any(due) or self.due(self.log_every) or self.run.step == self.total
+
+    def flush(self) -> str | None:
+        """Move the pending statistics into the History (one transfer); return a message if a
+        loss is not finite, else None."""
+        if not self.pending:
+            return None
+        rows = self.run.dist.mean(torch.stack(self.pending)).cpu().tolist()
+        history, problem = self.run.history, None
+        for step, row in zip(self.pending_steps, rows):
+            history.step.append(step)
+            for name, value in zip(METRICS, row):
+                getattr(history, name).append(value)
+            bad = [(k, v) for k, v in zip(METRICS, row) if k.startswith("loss") and not _finite(v)]
+            if bad:
+                problem = f"non-finite {bad[0][0]} ({bad[0][1]}) at step {step}"
+                break
+        self.pending.clear(), self.pending_steps.clear()
+        history.seconds = self.base_seconds + self.seconds()
+        return problem
+
+    def close(self, stopped: str) -> None:
+        self.run.history.seconds = self.base_seconds + self.seconds()
+        if self.progress is not None:
+            self.progress.close(self.run.step, self.run.step - self.start_step, self.seconds(),
+                                self.run.history, stopped)
+
+
+def _finite(v: float) -> bool:
+    return v == v and v not in (float("inf"), float("-inf"))
+
+
+class Progress:
+    """One line of progress: steps against ``cfg.steps`` or, with a time budget and no
+    reachable step limit, seconds against the budget; the latest losses and D's outputs.
+
+    In a notebook it is one output updated in place (an HTML bar and a text line), so the
+    stored notebook shows the final state, not a bar frozen at 0%; in a terminal a line on
+    stderr rewritten in place. It never goes red: a run stopped by its time budget has
+    finished what it was asked to do, and the last line says why it stopped.
+    """
+
+    def __init__(self, total_steps: int, start_step: int, max_seconds: float | None,
+                 every_s: float = 0.5):
+        self.total, self.start_step, self.budget = total_steps, start_step, max_seconds
+        # a budget with a step limit that is out of reach (the command line's --minutes)
+        self.by_time = max_seconds is not None and total_steps >= 10**8
+        self.every_s, self.last = every_s, -float("inf")
+        self.kernel = in_notebook_kernel()
+        self.handle = None
+
+    def _numbers(self, history) -> str:
+        if not history.step:
+            return ""
+        return (f"loss_D {history.loss_d[-1]:.3f} · loss_G {history.loss_g[-1]:.3f} · "
+                f"D(x) {history.d_real[-1]:.2f} · D(G(z)) {history.d_fake[-1]:.2f}")
+
+    def _line(self, step: int, seconds: float, history, final: str | None = None):
+        if final is not None:
+            done = step - self.start_step
+            rate = f" ({done / seconds:,.0f} steps/s)" if seconds > 0 and done else ""
+            head, fraction = f"training: {done:,} steps in {seconds:,.0f} s{rate}, now at step {step:,}; {final}", 1.0
+        elif self.by_time:
+            fraction = min(1.0, seconds / self.budget)
+            head = f"training: {seconds:,.0f} / {self.budget:,.0f} s · step {step:,}"
+        else:
+            fraction = step / self.total if self.total else 1.0
+            head = f"training: step {step:,} / {self.total:,}"
+            if self.budget is not None:
+                head += f" · {seconds:,.0f} s of at most {self.budget:,.0f} s"
+        numbers = self._numbers(history)
+        return (head + (" · " + numbers if numbers else "")), fraction
+
+    def show(self, step: int, seconds: float, history, final: str | None = None) -> None:
+        now = time.monotonic()
+        if final is None and now - self.last < self.every_s:
+            return
+        self.last = now
+        text, fraction = self._line(step, seconds, history, final)
+        if self.kernel:
+            from IPython.display import display
+
+            bar = (f'<progress value="{fraction:.4f}" max="1" style="width: 16em; vertical-align: '
+                   f'middle"></progress> <code>{html.escape(text)}</code>')
+            data = {"text/plain": text, "text/html": bar}
+            if self.handle is None:
+                self.handle = display(data, raw=True, display_id=True)
+            else:
+                self.handle.update(data, raw=True)
+        else:
+            width = 24
+            filled = int(round(fraction * width))
+            end = "\n" if final is not None else ""
+            sys.stderr.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {text}\033[K{end}")
+            sys.stderr.flush()
+
+    def close(self, step: int, done: int, seconds: float, history, stopped: str) -> None:
+        reason = {"finished": "finished", "time budget": "stopped by the time budget",
+                  "interrupted": "interrupted (checkpoint of this step kept)"}.get(stopped, stopped)
+        self.show(step, seconds, history, final=reason)
