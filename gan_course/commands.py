@@ -26,7 +26,7 @@ from gan_course.recipes import RECIPES, WGAN_GP, default_config
 from gan_course.training import TrainConfig, train_gan
 
 # TrainConfig fields that the command sets itself, from --steps / --minutes
-_NOT_FLAGS = ("steps", "max_seconds", "progress")
+_NOT_FLAGS = ("steps", "max_seconds")
 USER_ERRORS = (ValueError, OSError, CheckpointError, MNISTUnavailable)  # FileNotFoundError is an OSError
 
 
@@ -102,7 +102,7 @@ def _config(args) -> TrainConfig:
         base = dict(RECIPES[args.arch])
         if given.get("loss") == "wgan-gp":
             base.update(WGAN_GP)
-    base.update(given, progress=True)
+    base.update(given, progress=given.get("progress", True))  # a saved run may have had it off
     if args.steps is not None:
         base.update(steps=args.steps, max_seconds=None)
     elif args.minutes is not None:
@@ -162,7 +162,8 @@ def _train(args) -> int:
         grid = plotting.save_grid(history.samples[-1][1], out / "samples.png")
         say(f"checkpoint: {out / 'checkpoint.pt'}\nsamples:    {grid}")
     if history.stopped_reason == "interrupted":
-        say(f"resume with: python -m gan_course train {args.arch} --out {out} "
+        launcher = "torchrun <the same options>" if dist.active else "python"
+        say(f"resume with: {launcher} -m gan_course train {args.arch} --out {out} "
             f"--resume {out / 'checkpoint.pt'}")
         return 130
     return 0

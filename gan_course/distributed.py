@@ -136,8 +136,10 @@ def wrap(module: nn.Module, dist: Dist, device: torch.device) -> nn.Module:
         # converts the batch-norm children in place (the course's models are never a bare
         # batch-norm layer, for which it would return a new module instead)
         assert nn.SyncBatchNorm.convert_sync_batchnorm(module) is module
+    # buffers (batch-norm running statistics) are synced at the start either way; at every
+    # forward pass only where batch norm is per rank (with SyncBatchNorm they agree already)
     return DDP(module, device_ids=[device.index] if device.type == "cuda" else None,
-               broadcast_buffers=not sync_bn)
+               forward_sync_buffers=not sync_bn)
 
 
 def shutdown() -> None:

@@ -91,11 +91,10 @@ class Recorder:
         history.seconds = self.base_seconds + self.seconds()
         return problem
 
-    def close(self, stopped: str) -> None:
+    def close(self, stopped: str, saved: bool) -> None:
         self.run.history.seconds = self.base_seconds + self.seconds()
         if self.progress is not None:
-            self.progress.close(self.run.step, self.run.step - self.start_step, self.seconds(),
-                                self.run.history, stopped)
+            self.progress.close(self.run.step, self.seconds(), self.run.history, stopped, saved)
 
 
 def _finite(v: float) -> bool:
@@ -128,18 +127,20 @@ class Progress:
                 f"D(x) {history.d_real[-1]:.2f} · D(G(z)) {history.d_fake[-1]:.2f}")
 
     def _line(self, step: int, seconds: float, history, final: str | None = None):
-        if final is not None:
-            done = step - self.start_step
-            rate = f" ({done / seconds:,.0f} steps/s)" if seconds > 0 and done else ""
-            head, fraction = f"training: {done:,} steps in {seconds:,.0f} s{rate}, now at step {step:,}; {final}", 1.0
-        elif self.by_time:
+        if self.by_time:
             fraction = min(1.0, seconds / self.budget)
             head = f"training: {seconds:,.0f} / {self.budget:,.0f} s · step {step:,}"
         else:
-            fraction = step / self.total if self.total else 1.0
+            fraction = min(1.0, step / self.total) if self.total else 1.0
             head = f"training: step {step:,} / {self.total:,}"
             if self.budget is not None:
                 head += f" · {seconds:,.0f} s of at most {self.budget:,.0f} s"
+        if final is not None:
+            done = step - self.start_step
+            rate = f" ({done / seconds:,.0f} steps/s)" if seconds > 0 and done else ""
+            head = f"training: {done:,} steps in {seconds:,.0f} s{rate}, now at step {step:,}; {final}"
+            if final.startswith("stopped by the time budget"):
+                fraction = 1.0  # the run did what it was asked: train for that long
         numbers = self._numbers(history)
         return (head + (" · " + numbers if numbers else "")), fraction
 
@@ -166,7 +167,7 @@ class Progress:
             sys.stderr.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {text}\033[K{end}")
             sys.stderr.flush()
 
-    def close(self, step: int, done: int, seconds: float, history, stopped: str) -> None:
+    def close(self, step: int, seconds: float, history, stopped: str, saved: bool) -> None:
         reason = {"finished": "finished", "time budget": "stopped by the time budget",
-                  "interrupted": "interrupted (checkpoint of this step kept)"}.get(stopped, stopped)
+                  "interrupted": "interrupted" + ("; this step is saved" if saved else "")}.get(stopped, stopped)
         self.show(step, seconds, history, final=reason)

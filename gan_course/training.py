@@ -545,27 +545,28 @@ def _finish(run: Run, rec: Recorder, cfg: TrainConfig, ckpt: Path | None, hooks,
     if problem is None and not failed and not finite(run.G, run.D):
         problem = f"non-finite weights after step {run.step}"  # the last update can break them
     history.stopped_reason = stopped = problem or stopped
+    say = print if run.dist.is_main else (lambda *a: None)
     if problem is not None or failed:
-        rec.close(stopped)
+        rec.close(stopped, saved=False)
         kept = (f"the last good checkpoint ({ckpt}, step {run.last_good}) is kept"
                 if run.last_good is not None else "no checkpoint was written")
         cause = ("Lower the learning rates, or check the data and the loss."
                  if stopped.startswith("non-finite") else
                  "The interrupt came from inside a step after an optimiser update (not from "
                  "Ctrl-C, which waits for the step), so this state was not saved.")
-        print(f"training stopped: {stopped}; {kept}. {cause}")
+        say(f"training stopped: {stopped}; {kept}. {cause}")
         return history
     with rec.off_the_clock():
         if run.step > 0 and (not history.samples or history.samples[-1][0] != run.step):
             history.samples.append((run.step, _sample_grid(run, cfg)))
         if ckpt is not None:
             save_run(run, ckpt, cfg, run.fingerprint)
-    rec.close(stopped)
+    rec.close(stopped, saved=ckpt is not None)
     run.dist.broadcast_buffers(run.G), run.dist.broadcast_buffers(run.D)  # identical ranks
     run.dist.barrier()
     if stopped == "interrupted":
         where = f"; checkpoint of this step saved to {ckpt}" if ckpt is not None else ""
-        print(f"training interrupted after step {run.step}{where}; returning the history so far.")
+        say(f"training interrupted after step {run.step}{where}; returning the history so far.")
     elif hooks and run.step % hook_every != 0 and run.dist.is_main:  # (a hook's stop is on a hook step)
         for hook in hooks:
             hook(run.step, history, run.G, run.D)
