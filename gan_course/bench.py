@@ -3,7 +3,10 @@
 It prints
 
 1. training throughput (images per second through D's real side) of the package's MLP GAN
-   and DCGAN steps, and of a reference loop in the style most tutorials use on the *same*
+   and DCGAN steps, its share of this machine's limit (FLOPs per training image, counted by
+   ``torch.utils.flop_counter``, against the fp32 matrix-product peak measured here), with
+   ``--compile`` the same under ``torch.compile``, on a GPU with each mixed precision, and the
+   rate of a reference loop in the style most tutorials use on the *same*
    networks: a ``DataLoader`` over a ``TensorDataset``, float32, ``Sigmoid`` + ``BCELoss``,
    and D evaluated three times per batch (real, fake for D's step, fake again for G's step,
    with D's weights receiving gradients they do not need). The ratio is the package's speedup;
@@ -36,16 +39,58 @@ N_EVAL = 2000          # samples scored at each evaluation
 EVAL_EVERY_S = 20.0    # seconds of training between evaluations
 
 
-def package_rate(arch: str, x: torch.Tensor, device: torch.device, steps: int) -> float:
-    """Images per second of :func:`train_gan` with the command line's settings for ``arch``."""
+def package_rate(arch: str, x: torch.Tensor, device: torch.device, steps: int,
+                 compile: bool = False, **overrides) -> float:
+    """Images per second of :func:`train_gan` with the command line's settings for ``arch``
+    (with ``compile``, G and D go through ``torch.compile`` first; its compile time is left
+    out by the warm-up run)."""
     torch.manual_seed(0)
     G, D = build_gan(arch)
-    cfg = default_config(arch, steps=5, progress=False, sample_every=10**9, checkpoint_every=10**9)
-    train_gan(G, D, x, cfg, device=device)  # warm-up: first calls allocate and pick kernels
-    cfg = default_config(arch, steps=steps, progress=False, sample_every=10**9,
-                         checkpoint_every=10**9, quick_steps=steps)
+    if compile:
+        G, D = torch.compile(G), torch.compile(D)
+    quiet = dict(progress=False, sample_every=10**9, checkpoint_every=10**9, **overrides)
+    train_gan(G, D, x, default_config(arch, steps=5, **quiet), device=device)  # warm-up
+    cfg = default_config(arch, steps=steps, quick_steps=steps, **quiet)
     h = train_gan(G, D, x, cfg, device=device)
     return h.images_seen / h.seconds
+
+
+def flops_per_image(arch: str, x: torch.Tensor, device: torch.device) -> float:
+    """Floating-point operations of one training iteration per real image, counted by
+    ``torch.utils.flop_counter`` (forward and backward passes of both updates; a
+    multiply-add counts as 2)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from gan_course import distributed
+    from gan_course.run_state import prepare_run
+    from gan_course.training import gan_step
+
+    torch.manual_seed(0)
+    G, D = build_gan(arch)
+    cfg = default_config(arch, progress=False)
+    run, xd, _ = prepare_run(G, D, x[:512], None, cfg, device, distributed.Dist())
+    gan_step(run, xd, None, cfg)  # warm-up outside the counter
+    with FlopCounterMode(display=False) as counter:
+        gan_step(run, xd, None, cfg)
+    return counter.get_total_flops() / (cfg.batch_size * cfg.n_critic)
+
+
+def matmul_peak(device: torch.device, n: int = 2048, reps: int = 10) -> float:
+    """fp32 FLOP/s of this machine's best case: large square matrix products."""
+    a, b = torch.randn(n, n, device=device), torch.randn(n, n, device=device)
+    for _ in range(2):
+        a @ b
+    _sync(device)
+    t = time.perf_counter()
+    for _ in range(reps):
+        a @ b
+    _sync(device)
+    return 2 * n ** 3 * reps / (time.perf_counter() - t)
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
 
 
 def tutorial_rate(arch: str, x: torch.Tensor, device: torch.device, steps: int,
@@ -142,12 +187,31 @@ def run_bench(args) -> int:
           f"{load[0]:.2f} {load[1]:.2f} | {len(x):,} training digits | "
           f"{'quick' if quick else 'full'} mode")
     print(f"training throughput, {steps} steps each (images/s; higher is better):")
+    peak = matmul_peak(device)
+    rates = {}
     for arch in ("mlp", "dcgan"):
         batch = default_config(arch).batch_size
-        ours = package_rate(arch, x, device, steps)
+        ours = rates[arch] = package_rate(arch, x, device, steps)
         ref = tutorial_rate(arch, x, device, steps, batch)
         print(f"  {arch:5s}  package {ours:8,.0f}   tutorial-style loop {ref:8,.0f}   "
               f"ratio {ours / ref:4.2f}x   60,000-image epoch {60000 / ours:5.1f} s  (batch {batch})")
+    print(f"against this machine's limit (fp32 matmul peak {peak / 1e9:,.0f} GFLOP/s, measured):")
+    for arch in ("mlp", "dcgan"):
+        flops = flops_per_image(arch, x, device)
+        ceiling = peak / flops
+        print(f"  {arch:5s}  {flops / 1e6:6.1f} MFLOP per image -> ceiling {ceiling:8,.0f} img/s; "
+              f"the package runs {rates[arch] / ceiling:4.0%} of it")
+    if getattr(args, "compile", False):
+        for arch in ("mlp", "dcgan"):
+            try:
+                fast = package_rate(arch, x, device, steps, compile=True)
+                print(f"  {arch:5s}  with torch.compile {fast:8,.0f} img/s ({fast / rates[arch]:4.2f}x)")
+            except Exception as err:  # a missing compiler, an unsupported op: say so, go on
+                print(f"  {arch:5s}  torch.compile failed: {type(err).__name__}: {str(err)[:200]}")
+    if device.type == "cuda":
+        for amp in ("bf16", "fp16", None):
+            rate = package_rate("dcgan", x, device, steps, amp=amp)
+            print(f"  dcgan  amp={amp}: {rate:8,.0f} img/s")
     maxrss_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
     print(f"peak memory (maxrss) so far: {maxrss_mib:,.0f} MiB")
     if args.skip_quality:

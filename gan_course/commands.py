@@ -23,10 +23,12 @@ from gan_course.checkpoints import CheckpointError, generator_from_checkpoint, l
 from gan_course.data import MNISTUnavailable
 from gan_course.models import ARCHS, build_gan
 from gan_course.recipes import RECIPES, WGAN_GP, default_config
-from gan_course.training import TrainConfig, train_gan
+from gan_course.losses import LOSSES
+from gan_course.training import AMP, TrainConfig, train_gan
 
 # TrainConfig fields that the command sets itself, from --steps / --minutes
 _NOT_FLAGS = ("steps", "max_seconds")
+_CHOICES = {"loss": sorted(LOSSES), "amp": [a for a in AMP if a is not None] + [None]}
 USER_ERRORS = (ValueError, OSError, CheckpointError, MNISTUnavailable)  # FileNotFoundError is an OSError
 
 
@@ -71,21 +73,25 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
             continue
         flag, kind = "--" + f.name.replace("_", "-"), str(f.type)
         help_text = _field_help(f)
+        # SUPPRESS: a flag not given leaves no attribute, so "--ema none" can be told from nothing
         if kind == "bool":
-            p.add_argument(flag, action=argparse.BooleanOptionalAction, default=None, help=help_text)
+            p.add_argument(flag, action=argparse.BooleanOptionalAction, default=argparse.SUPPRESS,
+                           help=help_text)
         elif kind.startswith("tuple"):
-            p.add_argument(flag, type=float, nargs=2, metavar=("B1", "B2"), default=None, help=help_text)
+            p.add_argument(flag, type=float, nargs=2, metavar=("B1", "B2"), default=argparse.SUPPRESS,
+                           help=help_text)
         else:
             base = {"int": int, "float": float, "str": str}[kind.split(" |")[0]]
             parse = _parse_optional(base) if "None" in kind else base
-            p.add_argument(flag, type=parse, default=None, help=help_text)
+            p.add_argument(flag, type=parse, default=argparse.SUPPRESS, choices=_CHOICES.get(f.name),
+                           help=help_text + (" ('none' for None)" if "None" in kind else ""))
 
 
 def _flags_given(args) -> dict:
     """The TrainConfig fields set on the command line."""
     out = {}
     for f in dataclasses.fields(TrainConfig):
-        if f.name not in _NOT_FLAGS and getattr(args, f.name, None) is not None:
+        if f.name not in _NOT_FLAGS and hasattr(args, f.name):
             value = getattr(args, f.name)
             out[f.name] = tuple(value) if isinstance(value, list) else value
     return out

@@ -126,19 +126,26 @@ class MLPDiscriminator(_Remembers):
     """``x -> flatten -> Linear -> LeakyReLU(0.2) -> ... -> Linear -> one logit (B,)``.
 
     No dropout: it made training steps 16-20% slower on a CPU and is not needed here.
+    ``spectral_norm=True`` divides every weight by its largest singular value (Miyato et
+    al. 2018), which bounds D's Lipschitz constant.
     """
 
-    def __init__(self, in_shape: tuple[int, ...] = (1, 28, 28), hidden: tuple[int, ...] = (256, 256)):
+    def __init__(self, in_shape: tuple[int, ...] = (1, 28, 28), hidden: tuple[int, ...] = (256, 256),
+                 spectral_norm: bool = False):
         super().__init__()
         hidden, in_shape = tuple(int(h) for h in hidden), tuple(int(s) for s in in_shape)
-        self._remember(in_shape=in_shape, hidden=hidden)
+        if spectral_norm:  # recorded only when on, so older descriptions stay valid
+            self._remember(in_shape=in_shape, hidden=hidden, spectral_norm=True)
+        else:
+            self._remember(in_shape=in_shape, hidden=hidden)
         self.in_shape = in_shape
+        sn = nn.utils.parametrizations.spectral_norm if spectral_norm else (lambda m: m)
         layers: list[nn.Module] = [nn.Flatten()]  # (B, *in_shape) -> (B, prod(in_shape))
         width = _prod(in_shape)
         for h in hidden:
-            layers += [nn.Linear(width, h), nn.LeakyReLU(0.2)]  # (B, width) -> (B, h)
+            layers += [sn(nn.Linear(width, h)), nn.LeakyReLU(0.2)]  # (B, width) -> (B, h)
             width = h
-        layers.append(nn.Linear(width, 1))  # (B, width) -> (B, 1): a logit, no sigmoid
+        layers.append(sn(nn.Linear(width, 1)))  # (B, width) -> (B, 1): a logit, no sigmoid
         self.net = nn.Sequential(*layers)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

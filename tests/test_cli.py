@@ -87,3 +87,53 @@ def test_bench_quick(monkeypatch, capsys):
         assert "package" in line and "tutorial-style" in line and "ratio" in line and "epoch" in line
     assert "peak memory" in out and "load average" in out
     assert "confident" in out and ("reached" in out or "not reached within 1 s" in out)
+
+
+def test_every_architecture_loss_and_regulariser_from_the_command_line(tmp_path, capsys):
+    common = ["--steps", "2", "--data", "subset", "--device", "cpu", "--batch-size", "16"]
+    runs = {
+        "cdcgan": ["train", "cdcgan"],
+        "wgan": ["train", "dcgan", "--loss", "wgan-gp"],
+        "sn": ["train", "mlp", "--spectral-norm", "--real-label", "0.9", "--ema", "0.99"],
+        "flags": ["train", "dcgan", "--lr-g", "3e-4", "--lr-d", "1e-4", "--betas", "0.0", "0.9",
+                  "--n-critic", "2", "--loss", "saturating", "--seed", "3", "--amp", "none"],
+    }
+    for name, argv in runs.items():
+        assert cli.main(argv + common + ["--out", str(tmp_path / name)]) == 0, name
+    blob = load_checkpoint(tmp_path / "wgan" / "checkpoint.pt")
+    assert blob["config"]["n_critic"] == 5 and blob["config"]["betas"] == (0.0, 0.9)  # WGAN-GP's recipe
+    assert blob["arch"]["D"]["kwargs"]["batch_norm"] is False  # a critic without batch norm
+    blob = load_checkpoint(tmp_path / "sn" / "checkpoint.pt")
+    assert blob["arch"]["D"]["kwargs"]["spectral_norm"] is True and blob["config"]["real_label"] == 0.9
+    assert "G_ema" in blob["extra"]
+    c = load_checkpoint(tmp_path / "flags" / "checkpoint.pt")["config"]
+    assert (c["lr_g"], c["lr_d"], c["betas"], c["n_critic"], c["loss"], c["seed"], c["amp"]) == \
+        (3e-4, 1e-4, (0.0, 0.9), 2, "saturating", 3, None)
+    # a chosen digit from the conditional checkpoint
+    npz = tmp_path / "sevens.npz"
+    assert cli.main(["sample", str(tmp_path / "cdcgan" / "checkpoint.pt"), "-n", "6", "--digit", "7",
+                     "-o", str(npz)]) == 0
+    with np.load(npz) as f:
+        assert f["x"].shape == (6, 28, 28) and f["y"].tolist() == [7] * 6
+    assert cli.main(["sample", str(tmp_path / "sn" / "checkpoint.pt"), "--digit", "7",
+                     "-o", str(npz)]) == 2
+    assert "--digit needs a cdcgan checkpoint" in capsys.readouterr().err
+
+
+def test_help_says_each_default_and_why(capsys):
+    with pytest.raises(SystemExit):
+        cli.main(["train", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    for flag in ("--lr-g", "--lr-d", "--batch-size", "--n-critic", "--ema", "--loss", "--real-label",
+                 "--gp-weight", "--betas", "--amp", "--spectral-norm", "--minutes", "--allow-config-change"):
+        assert flag in text
+    assert "Adam's learning rate for G; 2e-4 is the DCGAN paper's value (default 0.0002; recipes: mlp 0.001" in text
+    assert "D updates per G update (5 for WGAN-GP) (default 1)" in text
+
+
+def test_minutes_show_time_against_the_budget(tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("GAN_COURSE_QUICK", raising=False)  # quick mode would cap the steps at 30
+    assert cli.main(["train", "mlp", "--minutes", "0.02", "--data", "subset", "--device", "cpu",
+                     "--out", str(tmp_path)]) == 0
+    err = capsys.readouterr().err
+    assert "/ 1 s · step" in err and "1,000,000,000" not in err and "stopped by the time budget" in err
