@@ -8,15 +8,22 @@ One idea per module:
 - ``models``    MLP and DCGAN generators/discriminators
 - ``losses``    the GAN losses, each with its formula
 - ``theory``    1-D GAN theory on a grid: D*, V(G, D*), JSD, W1, the bilinear game x*y
-- ``training``  ``d_step``, ``g_step``, ``train_gan`` and ``TrainConfig``
-- ``checkpoints`` atomic save / safe load of training state
+- ``training``  ``TrainConfig``, ``d_step``, ``g_step``, ``gan_step`` and ``train_gan``
+- ``recipes``   the default training config of each architecture, with its measurements
+- ``run_state`` a run's state: checked, built, saved, restored (the pieces of ``train_gan``)
+- ``recorder``  statistics, NaN checks, training time and the progress line of a run
+- ``interrupts`` Ctrl-C that lets the current step finish
+- ``distributed`` torchrun and DistributedDataParallel
+- ``checkpoints`` safe load of training state, and the generator in it
+- ``files``     the one atomic file writer
 - ``judge``     the small CNN digit classifier that scores generated digits
 - ``metrics``   Fréchet distance, judge confidence, precision/recall, mode coverage
 - ``plotting``  figures (sample grids, curves, decision surfaces)
 - ``live``      the live training dashboard hook
 - ``widgets``   the notebooks' interactive widgets
 - ``check``     self-checking exercises
-- ``cli``       ``python -m gan_course ...``
+- ``commands``  what ``train`` and ``sample`` do
+- ``cli``       ``python -m gan_course ...`` (argument parsing only)
 """
 
 __version__ = "0.1.0"

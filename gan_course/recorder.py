@@ -97,6 +97,10 @@ class Recorder:
             self.progress.close(self.run.step, self.seconds(), self.run.history, stopped, saved)
 
 
+def _secs(seconds: float) -> str:
+    return f"{seconds:.1f}" if seconds < 10 else f"{seconds:,.0f}"
+
+
 def _finite(v: float) -> bool:
     return v == v and v not in (float("inf"), float("-inf"))
 
@@ -138,7 +142,7 @@ class Progress:
         if final is not None:
             done = step - self.start_step
             rate = f" ({done / seconds:,.0f} steps/s)" if seconds > 0 and done else ""
-            head = f"training: {done:,} steps in {seconds:,.0f} s{rate}, now at step {step:,}; {final}"
+            head = f"training: {done:,} steps in {_secs(seconds)} s{rate}, now at step {step:,}; {final}"
             if final.startswith("stopped by the time budget"):
                 fraction = 1.0  # the run did what it was asked: train for that long
         numbers = self._numbers(history)

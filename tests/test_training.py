@@ -405,3 +405,27 @@ def test_export_generator_for_load_pretrained(tmp_path, monkeypatch):
     z = torch.randn(5, 4)
     h.G_ema.eval()
     torch.testing.assert_close(P(z), h.G_ema(z))  # the EMA weights are the exported ones
+
+
+def test_the_progress_line_ends_in_its_final_state_in_a_notebook(monkeypatch):
+    """In a kernel the progress is one output updated in place: the stored notebook shows the
+    final line (never a bar frozen at 0%, never a red one), in text and in HTML."""
+    from IPython import display as ipy
+
+    from gan_course import recorder
+
+    shown = []
+
+    class Handle:
+        def update(self, data, raw=False):
+            shown.append(data)
+
+    monkeypatch.setattr(recorder, "in_notebook_kernel", lambda: True)
+    monkeypatch.setattr(ipy, "display", lambda data, raw=False, display_id=False: shown.append(data) or Handle())
+    G, D = tiny_pair()
+    h = train_gan(G, D, tiny_data(), cfg(steps=10**6, max_seconds=0.3, progress=True), device="cpu")
+    final = shown[-1]
+    assert h.stopped_reason == "time budget"
+    assert final["text/plain"].startswith(f"training: {len(h):,} steps in 0.")
+    assert "stopped by the time budget" in final["text/plain"]
+    assert 'value="1.0000"' in final["text/html"] and "0%" not in final["text/plain"]
