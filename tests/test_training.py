@@ -423,7 +423,8 @@ def test_the_progress_line_ends_in_its_final_state_in_a_notebook(monkeypatch):
     monkeypatch.setattr(recorder, "in_notebook_kernel", lambda: True)
     monkeypatch.setattr(ipy, "display", lambda data, raw=False, display_id=False: shown.append(data) or Handle())
     G, D = tiny_pair()
-    h = train_gan(G, D, tiny_data(), cfg(steps=10**6, max_seconds=0.3, progress=True), device="cpu")
+    h = train_gan(G, D, tiny_data(), cfg(steps=10**6, quick_steps=10**6, max_seconds=0.3, progress=True),
+                  device="cpu")
     final = shown[-1]
     assert h.stopped_reason == "time budget"
     assert final["text/plain"].startswith(f"training: {len(h):,} steps in 0.")
