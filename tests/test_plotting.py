@@ -176,3 +176,55 @@ def test_grid_png(tmp_path):
     img = matplotlib.image.imread(path)
     assert img.shape[:2] == (2 * 30 + 2, 8 * 30 + 2)
     assert not plt.get_fignums()  # written without a figure
+
+
+def test_gradient_field_drawer_given_arrows_limits_and_scale():
+    D = _LinearD()
+    x_real = torch.tensor([[1.0, 1.0], [2.0, 0.0]])
+    x_fake = torch.tensor([[-1.0, 0.0], [0.0, -1.0], [0.5, 0.5]], requires_grad=True)
+    arrows = torch.tensor([[1.0, 0.0], [0.0, 2.0]])  # for the first two fakes only
+    fig, ax = plt.subplots()
+    out = P.draw_gradient_field(ax, D, x_real, x_fake, arrows, limits=(-2, 3, -2, 2),
+                                arrow_unit=2.0, colorbar=False, legend=False)
+    quiver = ax.collections[-1]
+    np.testing.assert_array_equal(quiver.U, [1.0, 0.0])
+    np.testing.assert_array_equal(quiver.V, [0.0, 2.0])
+    # norm 2 (the unit) is drawn ARROW_LENGTH of the 5-unit-wide view
+    assert quiver.scale == pytest.approx(2.0 / (P.ARROW_LENGTH * 5))
+    assert ax.get_xlim() == (-2, 3) and ax.get_ylim() == (-2, 2) and ax.get_legend() is None
+    assert out["unit"] == 2.0 and out["mesh"] is ax.collections[0]
+    # without arrows: G's field from losses.generator_field at the first n_arrows fakes
+    fig, ax = plt.subplots()
+    out = P.draw_gradient_field(ax, D, x_real, x_fake, loss="saturating", n_arrows=2)
+    from gan_course.losses import generator_field
+    np.testing.assert_allclose(out["grad"], generator_field(D, x_fake[:2], "saturating").numpy())
+    assert out["unit"] == pytest.approx(np.quantile(np.linalg.norm(out["grad"], axis=1), 0.9))
+    with pytest.raises(ValueError, match=r"shape \(B, 2\)"):
+        P.draw_gradient_field(ax, D, x_real, torch.zeros(3, 1, 28, 28))
+    with pytest.raises(ValueError, match="one 2-D vector for each"):
+        P.draw_gradient_field(ax, D, x_real, x_fake, torch.zeros(4, 2))
+
+
+def test_toy_decision_colours():
+    from matplotlib.colors import to_rgba
+
+    fig, ax = plt.subplots()
+    P.draw_toy_decision(ax, _ShiftG(), _LinearD(), get_toy("ring"), n=50, grid_size=10, n_arrows=5)
+    dots = [c for c in ax.collections if type(c).__name__ == "PathCollection"]
+    assert [tuple(c.get_facecolor()[0]) for c in dots] == [to_rgba(P.REAL_COLOR),
+                                                           to_rgba(P.FAKE_COLOR)]
+    assert ax.collections[0].get_cmap() is P.D_CMAP
+    assert "blue 1, orange 0" in fig.axes[1].get_ylabel()  # the colour bar names the sides
+
+
+def test_draw_digit_ink_and_signed_range():
+    fig, ax = plt.subplots()
+    im = P.draw_digit(ax, -torch.ones(1, 1, 5, 5))
+    assert im.get_cmap().name == "gray_r" and im.get_clim() == (-1, 1)
+    assert im.get_array().shape == (5, 5)
+    y = torch.linspace(-3, 2, 25).view(5, 5)
+    im = P.draw_digit(ax, y, signed=True)
+    assert im.get_clim() == (-3, 3)  # symmetric: 0 is mid grey
+    assert P.draw_digit(ax, y / 10, signed=True).get_clim() == (-1, 1)  # never narrower
+    with pytest.raises(ValueError, match="one image"):
+        P.draw_digit(ax, torch.zeros(2, 5, 5))
