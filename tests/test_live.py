@@ -127,13 +127,15 @@ def test_under_nbclient_the_stored_notebook_has_one_final_image():
     assert texts.strip() == "True 3 0"
 
 
-def test_dashboard_uses_the_course_colours():
+def test_dashboard_uses_the_course_colours_and_margin_labels():
     from matplotlib.colors import to_rgba
 
     from gan_course import plotting
 
     fig = live.LiveDashboard().render(60, _history(), None, None)
-    ax_d = fig.axes[1]
+    ax_loss, ax_d, _ = fig.axes
+    for ax in (ax_loss, ax_d):  # equilibrium labels on a right-hand axis, out of the curves' way
+        assert len(ax.child_axes) == 1
     colors = {line.get_label(): line.get_color() for line in ax_d.lines}
     assert colors["D(x), real"] == plotting.REAL_COLOR
     assert colors["D(G(z)), fake"] == plotting.FAKE_COLOR
