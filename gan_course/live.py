@@ -92,13 +92,14 @@ class LiveDashboard:
         if self.data is not None:
             plotting.draw_toy_decision(ax_s, G, D, self.data, n=500, grid_size=60, loss=self.loss,
                                        n_arrows=80, colorbar=False)
-            ax_s.set_title("D(x) (blue: real), fakes and G's gradient", fontsize=10)
+            ax_s.set_title(f"D(x) ({plotting.REAL_NAME}: real), fakes and G's gradient",
+                           fontsize=10)
         elif samples:
             s_step, x = samples[-1]
             x = x[: self.n_samples]
             if x.dim() == 2:  # 2-D points without toy data to draw D over
                 pts = x.detach().cpu().numpy()
-                ax_s.scatter(pts[:, 0], pts[:, 1], s=6, c="#ff9f1c")
+                ax_s.scatter(pts[:, 0], pts[:, 1], s=6, color=plotting.FAKE_COLOR)
                 ax_s.set_title(f"samples at step {s_step:,}")
             else:
                 plotting.draw_grid(ax_s, x, nrow=int(np.ceil(np.sqrt(len(x)))),

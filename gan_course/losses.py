@@ -119,5 +119,28 @@ def get_losses(name: str) -> tuple[Callable, Callable]:
         raise ValueError(f"unknown loss {name!r}; choose one of {sorted(LOSSES)}.") from None
 
 
+def generator_field(D: Callable[[torch.Tensor], torch.Tensor], x_fake: torch.Tensor,
+                    loss: str = "nonsaturating") -> torch.Tensor:
+    """G's gradient field at the points ``x_fake`` (B, ...): one arrow per point,
+
+        v_i = -d ell(x_i) / d x_i = -B * d loss_G / d x_i,    loss_G = mean_i ell(x_i)
+
+    with ``ell`` the per-sample generator loss: the direction (and size) in which G's descent
+    step moves that generated point. Each arrow is the point's *own* gradient, so it does not
+    shrink when more points are drawn. With ``l_i = D(x_i)`` the logit and ``s = sigmoid``:
+
+        non-saturating, -log s(l):    v_i = (1 - s(l_i)) grad_x l_i
+        saturating, log(1 - s(l)):    v_i = s(l_i) grad_x l_i
+        WGAN, -C(x):                  v_i = grad_x C(x_i)
+
+    Only ``x_fake`` is differentiated (``torch.autograd.grad``): D's weights get no ``.grad``
+    and nothing is stepped. The result is detached, on ``x_fake``'s device and dtype.
+    """
+    _, g_loss = get_losses(loss)
+    x = x_fake.detach().clone().requires_grad_(True)
+    (grad,) = torch.autograd.grad(g_loss(D(x)) * len(x), x)
+    return -grad
+
+
 __all__ = ["d_loss_bce", "g_loss_nonsaturating", "g_loss_saturating", "wgan_critic_loss",
-           "wgan_g_loss", "gradient_penalty", "LOSSES", "get_losses"]
+           "wgan_g_loss", "gradient_penalty", "LOSSES", "get_losses", "generator_field"]

@@ -2,11 +2,24 @@
 calls ``plt.show()``: a notebook cell ends with ``plt.show()`` (or ``;``), tests inspect the
 figure, and a script saves it with ``fig.savefig(...)``.
 
-The ``draw_*`` functions draw onto an existing ``Axes``; the figure functions and the live
-dashboard (:mod:`gan_course.live`) are built from them.
+The ``draw_*`` functions draw onto an existing ``Axes``; the figure functions, the live
+dashboard (:mod:`gan_course.live`) and the widgets (:mod:`gan_course.widgets`) are built
+from them.
 
-Digits are drawn with dark ink on white (``cmap="gray_r"``, pixel -1 = white background,
-+1 = black ink), as on paper, everywhere in the course.
+One colour convention for the whole course (these figures, the dashboard, the widgets,
+:func:`gan_course.theory.plot_minimax`), in the constants below:
+
+- real is blue (:data:`REAL_COLOR`), fake is orange (:data:`FAKE_COLOR`): real samples,
+  ``D(x)`` and ``p_data`` in blue; generated samples, ``D(G(z))`` and ``p_g`` in orange;
+- D's surface uses :data:`D_CMAP`, orange (D = 0, "fake") through white (D = 1/2) to blue
+  (D = 1, "real"), so each side of D's boundary has the colour of what D calls it;
+- the players' own curves (the losses) and G's gradient arrows have colours of their own
+  (:data:`D_COLOR`, :data:`G_COLOR`), so they are not read as real or fake;
+- digits are dark ink on white (:data:`DIGIT_CMAP` = ``gray_r``, pixel -1 = white
+  background, +1 = black ink), as on paper, and so are maps computed from them, such as a
+  convolution's output (:func:`draw_digit` with ``signed=True``: 0 mid grey, larger darker);
+  weights that are not images (a convolution kernel) use :data:`SIGNED_CMAP`, centred so
+  that 0 is white.
 """
 
 from __future__ import annotations
@@ -17,8 +30,28 @@ from collections.abc import Mapping
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
+from matplotlib.colors import LinearSegmentedColormap, to_rgb
 
+# ------------------------------------------------------------------------ colours and ink
+
+REAL_COLOR = "#2166ac"    # blue: real data, D(x), p_data
+FAKE_COLOR = "#e66101"    # orange: generated data G(z), D(G(z)), p_g
+REAL_NAME, FAKE_NAME = "blue", "orange"  # for titles that name the colours
+D_COLOR = "0.2"           # D's loss: dark grey, neither real nor fake
+G_COLOR = "#5e3c99"       # purple: G's loss and G's gradient arrows
+
+
+def _tint(color, amount: float = 0.55) -> tuple[float, float, float]:
+    """``color`` mixed with white (``amount`` of white): a background that keeps dots of the
+    full colour visible on top of it."""
+    return tuple(c + (1 - c) * amount for c in to_rgb(color))
+
+
+# D(x) in [0, 1]: 0 (fake) orange, 1/2 white, 1 (real) blue
+D_CMAP = LinearSegmentedColormap.from_list("d_fake_to_real",
+                                           [_tint(FAKE_COLOR), (1.0, 1.0, 1.0), _tint(REAL_COLOR)])
 DIGIT_CMAP = "gray_r"     # -1 (background) -> white, +1 (ink) -> black
+SIGNED_CMAP = "PiYG"      # signed weights: negative pink, 0 white, positive green (not real/fake)
 GRID_PAD_VALUE = -0.8     # light grey lines between the digits of a grid
 LOG4, LOG2 = math.log(4), math.log(2)
 
@@ -117,6 +150,32 @@ def draw_grid(ax, x, nrow: int = 8, title: str | None = None) -> None:
         ax.set_title(title)
 
 
+def draw_digit(ax, x, title: str | None = None, signed: bool = False, colorbar: bool = False,
+               fontsize: float = 9):
+    """Draw one image (H, W), (1, H, W) or (1, 1, H, W) onto ``ax``, dark ink on white, no
+    ticks. Returns the image.
+
+    A digit's pixels lie in [-1, 1]: -1 white, +1 black. ``signed=True`` is for a map
+    computed from a digit whose values may leave that range, such as a convolution's
+    output: the range widens symmetrically to [-m, m] with ``m = max(1, max |x|)``, so 0
+    stays mid grey, larger is darker, and values within [-1, 1] keep a digit's shades (the
+    identity kernel's output looks like its input). ``colorbar`` adds the scale.
+    """
+    a = _to_numpy(x)
+    a = a.reshape(a.shape[-2:]) if a.ndim > 2 and math.prod(a.shape[:-2]) == 1 else a
+    if a.ndim != 2:
+        raise ValueError(f"expected one image, shape (H, W) or (1, H, W), got {np.shape(x)}")
+    m = max(1.0, float(np.abs(a).max())) if signed and a.size else 1.0
+    image = ax.imshow(a, cmap=DIGIT_CMAP, vmin=-m, vmax=m, interpolation="nearest")
+    ax.set_xticks([]), ax.set_yticks([])
+    if title:
+        ax.set_title(title, fontsize=fontsize)
+    if colorbar:
+        ax.figure.colorbar(image, ax=ax, fraction=0.046, pad=0.03,
+                           label="value (0 = mid grey, larger = darker)" if signed else "pixel")
+    return image
+
+
 def sample_grid(x, nrow: int = 8, title: str | None = None, size: float | None = None):
     """A figure of digits (N, 1, 28, 28) in [-1, 1], ``nrow`` per row, dark ink on white."""
     n = len(x)
@@ -174,45 +233,74 @@ def _draw_series(ax, history, name: str, label: str, color: str, smoothing: floa
     return True
 
 
+def _label_reference_lines(ax, lines: list[tuple[float, str, str]]) -> None:
+    """Dashed lines at the values ``(value, label, color)``, labelled as tick labels of a
+    second y axis on the right: outside the plotting area, where no curve can cover them,
+    and hidden by matplotlib itself if the view is later zoomed past them."""
+    for value, _, color in lines:
+        ax.axhline(value, color=color, ls="--", lw=0.9)
+    right = ax.secondary_yaxis("right")
+    right.set_yticks([v for v, _, _ in lines], labels=[text for _, text, _ in lines])
+    right.tick_params(length=3, labelsize=8)
+    for tick, (_, _, color) in zip(right.get_yticklabels(), lines):
+        tick.set_color(color)
+
+
+def _legend_below(ax) -> None:
+    """The curves' legend in one row under the x axis label, where it covers no curve
+    (``loc="best"`` would search the data for a gap: 0.9 s more CPU per drawing at 36,000
+    steps, too slow for the live dashboard)."""
+    from matplotlib.font_manager import FontProperties
+    from matplotlib.transforms import offset_copy
+
+    handles, labels = ax.get_legend_handles_labels()
+    if not handles:
+        return
+    rc = plt.rcParams
+    # tick, its pad, the tick labels, the label pad and the x label: the legend starts below
+    below = (rc["xtick.major.size"] + rc["xtick.major.pad"] + rc["axes.labelpad"] + 2
+             + FontProperties(size=rc["xtick.labelsize"]).get_size_in_points()
+             + FontProperties(size=rc["axes.labelsize"]).get_size_in_points())
+    anchor = offset_copy(ax.transAxes, fig=ax.figure, y=-below, units="points")
+    ax.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, 0.0),
+              bbox_transform=anchor, ncol=len(handles), fontsize=8, frameon=False,
+              borderaxespad=0.0)
+
+
 def draw_losses(ax, history, smoothing: float = 0.9, loss: str = "nonsaturating") -> None:
     """loss_D and loss_G per step (faint: raw, solid: smoothed), with their values at the
-    equilibrium D = 1/2: loss_D = -log(1/2) - log(1/2) = log 4, loss_G = -log(1/2) = log 2."""
+    equilibrium D = 1/2: loss_D = -log(1/2) - log(1/2) = log 4, loss_G = -log(1/2) = log 2
+    (the saturating loss_G = log(1/2) = -log 2), labelled in the right margin."""
     ref, _ = _reference_lines(loss)
-    for name, label, color in (("loss_d", "loss$_D$", "C0"), ("loss_g", "loss$_G$", "C1")):
-        if not _draw_series(ax, history, name, label, color, smoothing):
-            continue
-        if name in ref:
-            value = ref[name]
-            text = {LOG4: "log 4", LOG2: "log 2", -LOG2: "-log 2"}[value]
-            ax.axhline(value, color=color, ls="--", lw=0.9)
-            above = name == "loss_d"  # log 4 sits above G's line: label it above, G's below
-            ax.annotate(f"{text} (D = 1/2)", (1.0, value), xycoords=("axes fraction", "data"),
-                        xytext=(-4, 3 if above else -3), textcoords="offset points", ha="right",
-                        va="bottom" if above else "top", fontsize=8, color=color)
+    names = {LOG4: "log 4", LOG2: "log 2", -LOG2: "-log 2"}
+    lines = []
+    for name, label, color in (("loss_d", "loss$_D$", D_COLOR), ("loss_g", "loss$_G$", G_COLOR)):
+        if _draw_series(ax, history, name, label, color, smoothing) and name in ref:
+            lines.append((ref[name], f"{names[ref[name]]}\n(D = 1/2)", color))
+    if lines:
+        _label_reference_lines(ax, lines)
     ax.set_xlabel("generator step")
     ax.set_ylabel("loss")
     ax.set_title("losses")
-    if ax.get_legend_handles_labels()[0]:
-        ax.legend(loc="upper left", fontsize=8)
+    _legend_below(ax)
 
 
 def draw_d_outputs(ax, history, smoothing: float = 0.9, loss: str = "nonsaturating") -> None:
-    """Mean D(x) on real and D(G(z)) on fake batches; both tend to 1/2 at the equilibrium."""
+    """Mean D(x) on real (blue) and D(G(z)) on fake (orange) batches; both tend to 1/2 at the
+    equilibrium, the dashed line labelled in the right margin."""
     _, probabilities = _reference_lines(loss)
-    for name, label, color in (("d_real", "D(x), real", "C2"), ("d_fake", "D(G(z)), fake", "C3")):
+    for name, label, color in (("d_real", "D(x), real", REAL_COLOR),
+                               ("d_fake", "D(G(z)), fake", FAKE_COLOR)):
         _draw_series(ax, history, name, label, color, smoothing)
     ax.set_xlabel("generator step")
     if probabilities:
-        ax.axhline(0.5, color="k", ls="--", lw=0.9)
-        ax.annotate("1/2: D cannot tell", (0.0, 0.5), xycoords=("axes fraction", "data"),
-                    xytext=(4, -10), textcoords="offset points", ha="left", fontsize=8)
+        _label_reference_lines(ax, [(0.5, "1/2:\nD cannot\ntell", "k")])
         ax.set_ylim(-0.02, 1.02)
         ax.set_ylabel("mean D output (probability real)")
     else:
         ax.set_ylabel("mean critic score")
     ax.set_title("discriminator outputs")
-    if ax.get_legend_handles_labels()[0]:  # right side: the 1/2 line's label is on the left
-        ax.legend(loc="center right", fontsize=8)
+    _legend_below(ax)
 
 
 def plot_losses(history, smoothing: float = 0.9, loss: str = "nonsaturating"):
@@ -241,68 +329,113 @@ def plot_history(history, smoothing: float = 0.9, loss: str = "nonsaturating", t
 
 # --------------------------------------------------------------------------------- 2-D toys
 
-def draw_toy_decision(ax, G, D, data, n: int = 1000, grid_size: int = 100, seed: int = 0,
-                      loss: str = "nonsaturating", n_arrows: int = 150, colorbar: bool = True) -> dict:
-    """D's decision surface, real and fake samples and G's gradient field on a 2-D toy.
+ARROW_LENGTH = 0.12  # the unit arrow (``arrow_unit``) is drawn this fraction of the view's width
 
-    - colour: D(x) = sigmoid(logit) over a grid (for ``loss="wgan-gp"`` the raw critic score);
-    - dots: ``n`` real samples (black) and ``n`` fakes G(z) (orange);
-    - arrows, at ``n_arrows`` fakes: v = -d loss_G / d x_fake, the direction in which G's
-      update moves that sample (for the non-saturating loss, towards higher D(x)); lengths
-      are drawn to scale with one another.
 
-    Returns the arrays drawn (``grid``, ``real``, ``fake``, ``grad``) for inspection.
+def draw_gradient_field(ax, D, x_real, x_fake, arrows=None, *, loss: str = "nonsaturating",
+                        n_arrows: int | None = None, limits=None, grid_size: int = 100,
+                        arrow_unit: float | None = None, colorbar: bool = True,
+                        legend: bool = True) -> dict:
+    """What D tells G on 2-D data: D's surface, the real and the generated points, and G's
+    gradient field at the generated points.
+
+    - colour: ``D(x) = sigmoid(logit)`` over a ``grid_size`` x ``grid_size`` grid in
+      :data:`D_CMAP` (orange: D says fake, white: D = 1/2, dashed, blue: D says real); for
+      ``loss="wgan-gp"`` the raw critic score (blue: high, the real side);
+    - dots: ``x_real`` (blue) and ``x_fake`` (orange), shape (B, 2);
+    - arrows at the first ``n_arrows`` fakes (default: all): ``v_i = -d ell(x_i) / d x_i``
+      from :func:`gan_course.losses.generator_field`, the direction in which G's update moves
+      that point (for the non-saturating loss, towards higher D(x)); or ``arrows`` as given,
+      e.g. ``-x_fake.grad`` of a mean loss (any positive multiple draws the same picture);
+    - ``arrow_unit``: the arrow norm drawn :data:`ARROW_LENGTH` of the view's width (default:
+      the 90th percentile of the norms, so a few steep points do not shrink every other
+      arrow to a dot); pass one value to several panels to draw them on one scale;
+    - ``limits``: the view ``(x0, x1, y0, y1)``; default: all points with a margin of 0.5.
+
+    D is evaluated in eval mode (then put back) and its ``.grad`` is left alone. Returns
+    what was drawn: ``grid`` (gx, gy, surface), ``real``, ``fake``, ``grad`` (the arrows)
+    as arrays, the ``unit`` of the arrows and the surface's ``mesh`` (for ``fig.colorbar``).
     """
-    from gan_course.losses import get_losses
+    from gan_course.losses import generator_field
     from gan_course.models import eval_mode
 
-    _, g_loss_fn = get_losses(loss)
-    dev = next(D.parameters()).device
-    with eval_mode(G, D):
-        gen = torch.Generator().manual_seed(seed)
-        real = data.sample(n, generator=gen)
-        z = torch.randn(n, G.latent_dim, generator=gen).to(dev)
-        with torch.no_grad():
-            fake = G(z).float()
-        if fake.dim() != 2 or fake.shape[1] != 2:
-            raise ValueError(f"plot_toy_decision needs a 2-D generator (output (B, 2)), got "
-                             f"{tuple(fake.shape)}")
-        # the gradient field: d loss_G / d x at the fakes (loss summed, not averaged, so each
-        # arrow is that sample's own gradient, whatever n is)
-        # (autograd.grad, not backward: D's own .grad must stay untouched)
-        x_fake = fake[:n_arrows].clone().requires_grad_(True)
-        (grad,) = torch.autograd.grad(g_loss_fn(D(x_fake)) * len(x_fake), x_fake)
-        grad = -grad.detach().cpu().numpy()
-        fake = fake.cpu().numpy()
-        real = real.numpy()
-        # the view: the data's modes with a margin, widened to the bulk of the fakes
-        x0, x1, y0, y1 = data.limits(margin=1.0)
-        lo = np.minimum([x0, y0], np.quantile(fake, 0.02, axis=0) - 0.5)
-        hi = np.maximum([x1, y1], np.quantile(fake, 0.98, axis=0) + 0.5)
+    param = next(D.parameters())
+    fake = torch.as_tensor(x_fake).detach().to(param.device, param.dtype)
+    real = _to_numpy(x_real)
+    if fake.dim() != 2 or fake.shape[1] != 2 or real.ndim != 2 or real.shape[1] != 2:
+        raise ValueError(f"draw_gradient_field draws 2-D points: x_real and x_fake of shape "
+                         f"(B, 2), got {real.shape} and {tuple(fake.shape)}")
+    n_arrows = len(fake) if n_arrows is None else min(int(n_arrows), len(fake))
+    with eval_mode(D):
+        if arrows is None:
+            arrows = generator_field(D, fake[:n_arrows], loss)
+        grad = _to_numpy(arrows)
+        if grad.shape != (len(grad), 2) or len(grad) > len(fake):
+            raise ValueError(f"arrows must be one 2-D vector for each of the first fakes, shape "
+                             f"(n <= {len(fake)}, 2), got {grad.shape}")
+        fake = fake.float().cpu().numpy()
+        if limits is None:
+            both = np.concatenate([real, fake])
+            lo, hi = both.min(axis=0) - 0.5, both.max(axis=0) + 0.5
+        else:
+            x0, x1, y0, y1 = limits
+            lo, hi = np.array([x0, y0]), np.array([x1, y1])
         gx, gy = np.meshgrid(np.linspace(lo[0], hi[0], grid_size), np.linspace(lo[1], hi[1], grid_size))
-        pts = torch.from_numpy(np.stack([gx.ravel(), gy.ravel()], 1)).float().to(dev)
+        pts = torch.from_numpy(np.stack([gx.ravel(), gy.ravel()], 1)).to(param.device, param.dtype)
         with torch.no_grad():
             scores = D(pts).float()
             surface = (scores if loss == "wgan-gp" else torch.sigmoid(scores)).cpu().numpy()
     surface = surface.reshape(grid_size, grid_size)
     if loss == "wgan-gp":
-        mesh = ax.pcolormesh(gx, gy, surface, cmap="RdBu", shading="auto")
-        label = "critic score D(x)"
+        mesh = ax.pcolormesh(gx, gy, surface, cmap=D_CMAP, shading="auto")
+        label = f"critic score C(x) ({REAL_NAME}: high, real side)"
     else:
-        mesh = ax.pcolormesh(gx, gy, surface, cmap="RdBu", vmin=0, vmax=1, shading="auto")
-        ax.contour(gx, gy, surface, levels=[0.5], colors="k", linewidths=0.8, linestyles="--")
-        label = "D(x) = P(real)"
+        mesh = ax.pcolormesh(gx, gy, surface, cmap=D_CMAP, vmin=0, vmax=1, shading="auto")
+        if surface.min() < 0.5 < surface.max():  # D's boundary, where it is in view
+            ax.contour(gx, gy, surface, levels=[0.5], colors="k", linewidths=0.8, linestyles="--")
+        label = f"D(x) = P(real) ({REAL_NAME} 1, {FAKE_NAME} 0)"
     if colorbar:
         ax.figure.colorbar(mesh, ax=ax, label=label, fraction=0.046, pad=0.03)
-    ax.scatter(real[:, 0], real[:, 1], s=4, c="k", alpha=0.5, label="real", lw=0)
-    ax.scatter(fake[:, 0], fake[:, 1], s=5, c="#ff9f1c", alpha=0.8, label="fake G(z)", lw=0)
-    ax.quiver(fake[:n_arrows, 0], fake[:n_arrows, 1], grad[:, 0], grad[:, 1], color="#5a189a",
-              angles="xy", width=0.004, alpha=0.9)
+    ax.scatter(real[:, 0], real[:, 1], s=6, color=REAL_COLOR, label="real", lw=0)
+    ax.scatter(fake[:, 0], fake[:, 1], s=7, color=FAKE_COLOR, label="fake G(z)", lw=0)
+    norms = np.linalg.norm(grad, axis=1) if len(grad) else np.zeros(1)
+    unit = float(arrow_unit) if arrow_unit else float(np.quantile(norms, 0.9)) or 1.0
+    ax.quiver(fake[:len(grad), 0], fake[:len(grad), 1], grad[:, 0], grad[:, 1], color=G_COLOR,
+              angles="xy", scale_units="xy", scale=unit / (ARROW_LENGTH * (hi[0] - lo[0])),
+              width=0.004, alpha=0.9)
     ax.set_xlim(lo[0], hi[0]), ax.set_ylim(lo[1], hi[1])
     ax.set_aspect("equal")
+    if legend:
+        ax.legend(loc="upper right", fontsize=8, markerscale=2, framealpha=0.8)
+    return {"grid": (gx, gy, surface), "real": real, "fake": fake, "grad": grad, "unit": unit,
+            "mesh": mesh}
+
+
+def draw_toy_decision(ax, G, D, data, n: int = 1000, grid_size: int = 100, seed: int = 0,
+                      loss: str = "nonsaturating", n_arrows: int = 150, colorbar: bool = True) -> dict:
+    """:func:`draw_gradient_field` for a generator on a toy data set (:mod:`gan_course.toy`):
+    ``n`` real samples of ``data`` and ``n`` fakes ``G(z)`` (both drawn from ``seed``), arrows
+    at the first ``n_arrows`` fakes; the view is the data's modes with a margin of 1, widened
+    to the bulk (2% to 98%) of the fakes. Returns :func:`draw_gradient_field`'s arrays."""
+    from gan_course.models import eval_mode
+
+    dev = next(D.parameters()).device
+    gen = torch.Generator().manual_seed(seed)
+    real = data.sample(n, generator=gen)
+    z = torch.randn(n, G.latent_dim, generator=gen).to(dev)
+    with eval_mode(G), torch.no_grad():
+        fake = G(z).float()
+    if fake.dim() != 2 or fake.shape[1] != 2:
+        raise ValueError(f"draw_toy_decision needs a 2-D generator (output (B, 2)), got "
+                         f"{tuple(fake.shape)}")
+    x0, x1, y0, y1 = data.limits(margin=1.0)
+    f = fake.cpu().numpy()
+    lo = np.minimum([x0, y0], np.quantile(f, 0.02, axis=0) - 0.5)
+    hi = np.maximum([x1, y1], np.quantile(f, 0.98, axis=0) + 0.5)
+    out = draw_gradient_field(ax, D, real, fake, loss=loss, n_arrows=n_arrows, grid_size=grid_size,
+                              limits=(lo[0], hi[0], lo[1], hi[1]), colorbar=colorbar)
     ax.set_xlabel("$x_1$"), ax.set_ylabel("$x_2$")
-    ax.legend(loc="upper right", fontsize=8, markerscale=3, framealpha=0.8)
-    return {"grid": (gx, gy, surface), "real": real, "fake": fake, "grad": grad}
+    return out
 
 
 def plot_toy_decision(G, D, data, n: int = 1000, grid_size: int = 100, seed: int = 0,
@@ -322,7 +455,7 @@ def draw_class_histogram(ax, counts, title: str | None = None) -> None:
     if counts.shape != (10,):
         raise ValueError(f"expected 10 class counts, got shape {counts.shape}")
     n = counts.sum()
-    ax.bar(np.arange(10), counts, color="C0")
+    ax.bar(np.arange(10), counts, color="0.45")  # classes of any digits, real or generated
     ax.axhline(n / 10, color="k", ls="--", lw=0.9, label=f"uniform: {n / 10:,.0f} each")
     ax.set_xticks(np.arange(10))
     ax.set_ylim(0, 1.25 * max(counts.max(), n / 10, 1))  # room for the legend above the bars

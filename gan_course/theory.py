@@ -201,21 +201,23 @@ def trajectory(step: Callable, x0: float, y0: float, lr: float, n_steps: int,
 # --- the figure the widget redraws -----------------------------------------------------
 
 def plot_minimax(ax, g_mean: float, g_std: float, data: str = "gaussian"):
-    """Draw ``p_data`` (fixed), ``p_g = N(g_mean, g_std²)`` and ``D*(x)`` on ``ax`` (and a
-    twin axis for D*), with ``V(G, D*)``, ``2 JSD - log 4`` and ``JSD`` in the title.
+    """Draw ``p_data`` (fixed, in the real colour), ``p_g = N(g_mean, g_std²)`` (in the fake
+    colour) and ``D*(x)`` on ``ax`` (and a twin axis for D*), with ``V(G, D*)``, ``2 JSD - log 4`` and ``JSD`` in the title.
     Returns ``(V, JSD)`` as floats.
 
     Both densities are renormalised to integrate to 1 on the grid: a wide ``p_g`` loses a
     little mass past the grid's ends, and ``V(G, D*) = 2 JSD - log 4`` holds only for
     densities of total mass 1 (the difference is ``log 2 · (mass_data + mass_g - 2)``).
     """
+    from gan_course.plotting import FAKE_COLOR, REAL_COLOR  # here: pyplot is slow to import
+
     x, dx = grid(-12.0, 12.0, 4801)
     p_data, p_g = data_density(x, data), normal_pdf(x, g_mean, g_std)
     p_data, p_g = p_data / (p_data.sum() * dx), p_g / (p_g.sum() * dx)
     d_star = optimal_discriminator(p_data, p_g)
     v, jsd = float(value_at_optimum(p_data, p_g, dx)), float(js_divergence(p_data, p_g, dx))
-    ax.fill_between(x, p_data, alpha=0.3, color="C0", label="$p_{data}$")
-    ax.plot(x, p_g, color="C1", label=f"$p_g$ = N({g_mean:.1f}, {g_std:.1f}²)")
+    ax.fill_between(x, p_data, alpha=0.3, color=REAL_COLOR, label="$p_{data}$")
+    ax.plot(x, p_g, color=FAKE_COLOR, label=f"$p_g$ = N({g_mean:.1f}, {g_std:.1f}²)")
     ax.set(xlabel="x", ylabel="density", xlim=(-7, 7))
     twin = ax.twinx()
     twin.plot(x, d_star, color="k", lw=1.2, ls="--", label="$D^*(x)$")

@@ -125,3 +125,28 @@ def test_under_nbclient_the_stored_notebook_has_one_final_image():
     texts = "".join(o.get("text", "") for o in outputs if o.output_type == "stream")
     assert len(images) == 1, outputs
     assert texts.strip() == "True 3 0"
+
+
+def test_dashboard_uses_the_course_colours_and_margin_labels():
+    from matplotlib.colors import to_rgba
+
+    from gan_course import plotting
+
+    fig = live.LiveDashboard().render(60, _history(), None, None)
+    ax_loss, ax_d, _ = fig.axes
+    for ax in (ax_loss, ax_d):  # equilibrium labels on a right-hand axis, out of the curves' way
+        assert len(ax.child_axes) == 1
+    colors = {line.get_label(): line.get_color() for line in ax_d.lines}
+    assert colors["D(x), real"] == plotting.REAL_COLOR
+    assert colors["D(G(z)), fake"] == plotting.FAKE_COLOR
+    # 2-D points without toy data: drawn as fakes
+    h = _history(with_samples=False)
+    h.samples = [(60, torch.randn(20, 2))]
+    fig = live.LiveDashboard().render(60, h, None, None)
+    assert tuple(fig.axes[2].collections[0].get_facecolor()[0]) == to_rgba(plotting.FAKE_COLOR)
+    torch.manual_seed(0)
+    G = MLPGenerator(latent_dim=4, hidden=(16,), out_shape=(2,), out_activation=None)
+    D = MLPDiscriminator(in_shape=(2,), hidden=(16,))
+    fig = live.LiveDashboard(data=get_toy("ring")).render(60, _history(), G, D)
+    assert f"{plotting.REAL_NAME}: real" in fig.axes[2].get_title()
+    assert fig.axes[2].collections[0].get_cmap() is plotting.D_CMAP

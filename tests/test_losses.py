@@ -117,3 +117,30 @@ def test_loss_table():
 def test_bce_value_at_even_odds():
     zero = torch.zeros(4)
     assert d_loss_bce(zero, zero).item() == pytest.approx(2 * math.log(2))
+
+
+@pytest.mark.parametrize("loss", ["nonsaturating", "saturating", "wgan-gp"])
+def test_generator_field_is_each_points_own_gradient(loss):
+    """-d ell(x_i)/dx_i for a linear D(x) = w.x + b: (1 - s) w, s w and w."""
+    from gan_course.losses import generator_field
+
+    D = torch.nn.Linear(2, 1)
+    D_fn = lambda x: D(x).view(-1)  # noqa: E731
+    x = torch.randn(7, 2)
+    got = generator_field(D_fn, x, loss)
+    s = torch.sigmoid(D_fn(x)).detach()[:, None]
+    w = D.weight.detach()
+    want = {"nonsaturating": (1 - s) * w, "saturating": s * w, "wgan-gp": w.expand(7, 2)}[loss]
+    torch.testing.assert_close(got, want)
+    assert D.weight.grad is None and not got.requires_grad
+    torch.testing.assert_close(generator_field(D_fn, x[:3], loss), got[:3])  # not per batch
+
+
+def test_generator_field_is_the_toy_checkers_reference():
+    """check.toy_gan's generator_field exercise grades against the same computation."""
+    from gan_course.check.toy_gan import _field_D, _field_reference
+    from gan_course.losses import generator_field
+
+    D = _field_D(0)
+    x = torch.randn(9, 2, dtype=torch.float64)
+    torch.testing.assert_close(generator_field(D, x), _field_reference(D, x))

@@ -176,3 +176,110 @@ def test_grid_png(tmp_path):
     img = matplotlib.image.imread(path)
     assert img.shape[:2] == (2 * 30 + 2, 8 * 30 + 2)
     assert not plt.get_fignums()  # written without a figure
+
+
+def _outside(inner, outer, side):
+    """Whether the display-space box ``inner`` lies wholly beyond ``outer``'s ``side``."""
+    return {"right": inner.x0 >= outer.x1, "below": inner.y1 <= outer.y0}[side]
+
+
+@pytest.mark.parametrize("loss, labels", [("nonsaturating", ["log 4\n(D = 1/2)", "log 2\n(D = 1/2)"]),
+                                          ("saturating", ["log 4\n(D = 1/2)", "-log 2\n(D = 1/2)"])])
+def test_reference_labels_and_legends_lie_outside_the_curves(loss, labels):
+    """Curves sitting on their equilibrium lines (as a GAN at balance does) cannot cover
+    the lines' labels: those are tick labels right of the axes, the legends under them."""
+    n = 200
+    ref_g = math.log(2) if loss == "nonsaturating" else -math.log(2)
+    h = {"step": list(range(1, n + 1)), "loss_d": [math.log(4)] * n, "loss_g": [ref_g] * n,
+         "d_real": [0.5] * n, "d_fake": [0.5] * n}
+    fig = P.plot_history(h, loss=loss)
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    ax_loss, ax_d = fig.axes
+    for ax, want, colors in ((ax_loss, labels, [P.D_COLOR, P.G_COLOR]),
+                             (ax_d, ["1/2:\nD cannot\ntell"], ["k"])):
+        (right,) = ax.child_axes  # the secondary axis that carries the labels
+        ticks = [t for t in right.get_yticklabels() if t.get_text()]
+        assert [t.get_text() for t in ticks] == want
+        assert [t.get_color() for t in ticks] == colors
+        box = ax.get_window_extent(renderer)
+        assert all(_outside(t.get_window_extent(renderer), box, "right") for t in ticks)
+        assert _outside(ax.get_legend().get_window_extent(renderer), box, "below")
+    np.testing.assert_allclose(right.get_yticks(), [0.5])
+    # the curves carry the course's colours: real blue, fake orange, the players' own
+    colors = {line.get_label(): line.get_color() for ax in fig.axes for line in ax.lines}
+    assert colors["D(x), real"] == P.REAL_COLOR and colors["D(G(z)), fake"] == P.FAKE_COLOR
+    assert colors["loss$_D$"] == P.D_COLOR and colors["loss$_G$"] == P.G_COLOR
+
+
+def test_zooming_past_a_reference_line_hides_its_label():
+    """Notebook 05 zooms the loss axes after drawing: a label whose line left the view
+    must not float above the axes."""
+    fig, ax = plt.subplots(layout="constrained")
+    P.draw_losses(ax, _history())
+    (right,) = ax.child_axes
+    ax.set_ylim(0.5, 1.0)  # log 2 = 0.69 stays in view, log 4 = 1.39 leaves it
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    box = ax.get_window_extent(renderer)
+    drawn = right.yaxis.get_tightbbox(renderer)  # the tick labels matplotlib draws
+    y_log2 = ax.transData.transform((0, math.log(2)))[1]
+    assert box.y0 < drawn.y0 < y_log2 < drawn.y1 < box.y1  # log 2's label, by its line ...
+    assert drawn.height < 3 * 8 * fig.dpi / 72  # ... alone: two lines of 8 pt, not two labels
+
+
+def test_wgan_curves_have_no_reference_labels():
+    fig = P.plot_history(_history(), loss="wgan-gp")
+    assert all(not ax.child_axes for ax in fig.axes)
+
+
+def test_gradient_field_drawer_given_arrows_limits_and_scale():
+    D = _LinearD()
+    x_real = torch.tensor([[1.0, 1.0], [2.0, 0.0]])
+    x_fake = torch.tensor([[-1.0, 0.0], [0.0, -1.0], [0.5, 0.5]], requires_grad=True)
+    arrows = torch.tensor([[1.0, 0.0], [0.0, 2.0]])  # for the first two fakes only
+    fig, ax = plt.subplots()
+    out = P.draw_gradient_field(ax, D, x_real, x_fake, arrows, limits=(-2, 3, -2, 2),
+                                arrow_unit=2.0, colorbar=False, legend=False)
+    quiver = ax.collections[-1]
+    np.testing.assert_array_equal(quiver.U, [1.0, 0.0])
+    np.testing.assert_array_equal(quiver.V, [0.0, 2.0])
+    # norm 2 (the unit) is drawn ARROW_LENGTH of the 5-unit-wide view
+    assert quiver.scale == pytest.approx(2.0 / (P.ARROW_LENGTH * 5))
+    assert ax.get_xlim() == (-2, 3) and ax.get_ylim() == (-2, 2) and ax.get_legend() is None
+    assert out["unit"] == 2.0 and out["mesh"] is ax.collections[0]
+    # without arrows: G's field from losses.generator_field at the first n_arrows fakes
+    fig, ax = plt.subplots()
+    out = P.draw_gradient_field(ax, D, x_real, x_fake, loss="saturating", n_arrows=2)
+    from gan_course.losses import generator_field
+    np.testing.assert_allclose(out["grad"], generator_field(D, x_fake[:2], "saturating").numpy())
+    assert out["unit"] == pytest.approx(np.quantile(np.linalg.norm(out["grad"], axis=1), 0.9))
+    with pytest.raises(ValueError, match=r"shape \(B, 2\)"):
+        P.draw_gradient_field(ax, D, x_real, torch.zeros(3, 1, 28, 28))
+    with pytest.raises(ValueError, match="one 2-D vector for each"):
+        P.draw_gradient_field(ax, D, x_real, x_fake, torch.zeros(4, 2))
+
+
+def test_toy_decision_colours():
+    from matplotlib.colors import to_rgba
+
+    fig, ax = plt.subplots()
+    P.draw_toy_decision(ax, _ShiftG(), _LinearD(), get_toy("ring"), n=50, grid_size=10, n_arrows=5)
+    dots = [c for c in ax.collections if type(c).__name__ == "PathCollection"]
+    assert [tuple(c.get_facecolor()[0]) for c in dots] == [to_rgba(P.REAL_COLOR),
+                                                           to_rgba(P.FAKE_COLOR)]
+    assert ax.collections[0].get_cmap() is P.D_CMAP
+    assert "blue 1, orange 0" in fig.axes[1].get_ylabel()  # the colour bar names the sides
+
+
+def test_draw_digit_ink_and_signed_range():
+    fig, ax = plt.subplots()
+    im = P.draw_digit(ax, -torch.ones(1, 1, 5, 5))
+    assert im.get_cmap().name == "gray_r" and im.get_clim() == (-1, 1)
+    assert im.get_array().shape == (5, 5)
+    y = torch.linspace(-3, 2, 25).view(5, 5)
+    im = P.draw_digit(ax, y, signed=True)
+    assert im.get_clim() == (-3, 3)  # symmetric: 0 is mid grey
+    assert P.draw_digit(ax, y / 10, signed=True).get_clim() == (-1, 1)  # never narrower
+    with pytest.raises(ValueError, match="one image"):
+        P.draw_digit(ax, torch.zeros(2, 5, 5))

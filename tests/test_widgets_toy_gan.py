@@ -73,3 +73,33 @@ def test_widget_leaves_global_rng_alone():
     torch.manual_seed(5)
     widgets.train_toy_gan(steps=2)
     torch.testing.assert_close(torch.rand(2), expected)
+
+
+def test_trains_with_train_gan_and_draws_with_plotting(monkeypatch):
+    """No loop of its own: one train_gan call per redraw; the figure is plotting's surface
+    (D_CMAP, real blue, fake orange, G's arrows) beside plotting's D-output curves."""
+    import numpy as np
+    from matplotlib.colors import to_rgba
+
+    from gan_course import plotting, training
+    from gan_course.widgets import toy_gan
+
+    runs, shown = [], []
+    real_train = training.train_gan
+    monkeypatch.setattr(training, "train_gan", lambda *a, **k: runs.append(a[3]) or real_train(*a, **k))
+    monkeypatch.setattr(toy_gan, "show", lambda fig: (shown.append(fig), plt.close(fig)))
+    w = widgets.toy_gan_trainer(steps=STEPS)
+    {c.description: c for c in w.children[:-1]}["lr_d"].value = 1e-2
+    assert [cfg.lr_d for cfg in runs] == [1e-3, 1e-2] and all(cfg.steps == STEPS for cfg in runs)
+    assert len(shown) == 2
+    ax_s, ax_c = shown[1].axes[:2]
+    assert ax_s.collections[0].get_cmap() is plotting.D_CMAP
+    scatter_colours = [tuple(c.get_facecolor()[0]) for c in ax_s.collections
+                       if type(c).__name__ == "PathCollection"]
+    assert scatter_colours == [to_rgba(plotting.REAL_COLOR), to_rgba(plotting.FAKE_COLOR)]
+    curves = {line.get_label(): line.get_color() for line in ax_c.lines}
+    assert curves["D(x), real"] == plotting.REAL_COLOR
+    assert curves["D(G(z)), fake"] == plotting.FAKE_COLOR
+    assert ax_c.get_title().startswith(f"{STEPS} steps in ") and ax_c.get_title().endswith(" s")
+    # the two runs differ: the redraw shows the new run's curves
+    assert not np.allclose(shown[0].axes[1].lines[1].get_ydata(), ax_c.lines[1].get_ydata())

@@ -9,7 +9,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
-from gan_course import widgets  # noqa: E402
+from gan_course import plotting, widgets  # noqa: E402
 from gan_course.judge import Judge  # noqa: E402
 from gan_course.models import DCGANGenerator, dcgan_init_  # noqa: E402
 
@@ -85,4 +85,19 @@ def test_latent_walk_figure_middle_column_is_the_seed(G):
     for row in range(3):  # a = 0: every row's middle digit is the seed's own digit
         shown = axes[row * 3 + 1].images[0].get_array()
         assert abs(shown - x).max() < 1e-5
+    plt.close(fig)
+
+
+def test_digits_are_dark_ink_on_white(G, monkeypatch):
+    from gan_course.widgets import latent
+
+    shown = []
+    monkeypatch.setattr(latent, "show", lambda fig: (shown.append(fig), plt.close(fig)))
+    widgets.pretrained_digits(G, n=4)
+    widgets.latent_explorer(G)
+    fig = widgets.latent_walk_figure(G, values=(0,), n_directions=1)
+    for f in shown + [fig]:
+        for ax in f.axes:
+            image = ax.images[0]
+            assert image.get_cmap().name == plotting.DIGIT_CMAP and image.get_clim() == (-1, 1)
     plt.close(fig)

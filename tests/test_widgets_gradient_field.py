@@ -6,11 +6,15 @@ import matplotlib
 matplotlib.use("Agg")  # tests only: no display here (notebooks never set a backend)
 
 import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
-from gan_course import widgets  # noqa: E402
+from matplotlib.colors import to_rgba  # noqa: E402
+
+from gan_course import plotting, widgets  # noqa: E402
+from gan_course.widgets import gradient_field  # noqa: E402
 
 NS, SAT = widgets.GRADIENT_FIELD_LOSSES
 MAX_STEPS = 100  # a short D training keeps the test fast; the notebook uses 400
@@ -18,7 +22,7 @@ MAX_STEPS = 100  # a short D training keeps the test fast; the notebook uses 400
 
 @pytest.fixture(scope="module")
 def game():
-    return widgets._gradient_field_game(MAX_STEPS)
+    return gradient_field._gradient_field_game(MAX_STEPS)
 
 
 def test_widget_renders_and_rerenders(game):
@@ -59,7 +63,7 @@ def test_saturating_over_nonsaturating_is_d_over_one_minus_d(game):
 
 
 def test_d_is_trained_and_states_differ(game):
-    x_real, x_fake = game.x_real, game.G(game.z).detach()
+    x_real, x_fake = game.x_real, game.G(game.z).detach()  # G never moved
     losses = []
     for steps in (0, MAX_STEPS):
         game.field(steps, NS)  # loads D's weights after `steps` steps
@@ -86,5 +90,55 @@ def test_widget_leaves_global_rng_alone():
     torch.manual_seed(5)
     expected = torch.rand(2)
     torch.manual_seed(5)
-    widgets._GradientFieldGame(max_steps=2, every=1)
+    gradient_field._GradientFieldGame(max_steps=2, every=1)
     torch.testing.assert_close(torch.rand(2), expected)
+
+
+def test_d_is_trained_by_the_package_d_step(monkeypatch):
+    """The widget has no training loop of its own: each of D's steps is training.d_step."""
+    from gan_course import training
+
+    calls = []
+    real_step = training.d_step
+
+    def counting(*args, **kwargs):
+        calls.append(kwargs.get("x_fake"))
+        return real_step(*args, **kwargs)
+
+    monkeypatch.setattr(training, "d_step", counting)
+    game = gradient_field._GradientFieldGame(max_steps=6, every=3)
+    assert len(calls) == 6 and all(x is game.x_fake for x in calls)
+    assert len(game.states) == 3  # steps 0, 3, 6
+
+
+def test_panel_uses_the_course_colours(game):
+    fig, ax = plt.subplots()
+    gradient_field._draw_field(ax, game, MAX_STEPS, NS, legend=True)
+    mesh, real, fake, arrows = (ax.collections[0], ax.collections[-3], ax.collections[-2],
+                                ax.collections[-1])
+    assert mesh.get_cmap() is plotting.D_CMAP and mesh.get_clim() == (0, 1)
+    assert tuple(real.get_facecolor()[0]) == to_rgba(plotting.REAL_COLOR)
+    assert tuple(fake.get_facecolor()[0]) == to_rgba(plotting.FAKE_COLOR)
+    assert tuple(arrows.get_facecolor()[0][:3]) == to_rgba(plotting.G_COLOR)[:3]
+    # the colour map puts the real colour's side at D = 1 and the fake colour's at D = 0
+    blue, orange = np.array(to_rgba(plotting.REAL_COLOR)), np.array(to_rgba(plotting.FAKE_COLOR))
+    top, bottom = np.array(plotting.D_CMAP(1.0)), np.array(plotting.D_CMAP(0.0))
+    assert np.abs(top - blue).sum() < np.abs(top - orange).sum()
+    assert np.abs(bottom - orange).sum() < np.abs(bottom - blue).sum()
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["real", "fake G(z)"]
+    plt.close(fig)
+
+
+def test_notebook_02_call_still_draws_and_returns_the_surface(game):
+    """Notebook 02 calls widgets.plot_gradient_field(ax, D, x_real, x_fake, -x_fake.grad)
+    and passes the result to fig.colorbar."""
+    x_fake = game.G(game.z)
+    x_fake.retain_grad()
+    torch.nn.functional.softplus(-game.D(x_fake)).mean().backward()
+    fig, ax = plt.subplots()
+    cs = widgets.plot_gradient_field(ax, game.D, game.x_real, x_fake, -x_fake.grad)
+    fig.colorbar(cs, ax=ax)
+    assert cs.get_cmap() is plotting.D_CMAP
+    assert ax.get_xlim() == (-3.5, 3.5) and ax.get_legend() is None
+    np.testing.assert_allclose(ax.collections[-1].U, (-x_fake.grad[:, 0]).numpy(), rtol=1e-6)
+    plt.close(fig)
