@@ -19,8 +19,3 @@ def discriminator_loss(logits_real, logits_fake):
     log(1 - sigmoid(l)) = log sigmoid(-l); F.logsigmoid never takes log(0).
     """
     return -(F.logsigmoid(logits_real).mean() + F.logsigmoid(-logits_fake).mean())
-
-
-def generator_loss(logits_fake):
-    """The non-saturating generator loss -mean log sigmoid(l_fake): G wants fakes called real."""
-    return -F.logsigmoid(logits_fake).mean()

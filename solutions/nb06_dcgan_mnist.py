@@ -54,7 +54,13 @@ def slerp(z0, z1, t):
 
 def nearest_neighbour(x, train):
     """For each image in x (M, 1, 28, 28): the Euclidean pixel distance to the nearest of
-    train (N, 1, 28, 28) and its index, as (dist (M,), idx (M,))."""
-    d = torch.cdist(x.flatten(1), train.flatten(1))  # (M, N)
-    dist, idx = d.min(dim=1)
+    train (N, 1, 28, 28) and its index, as (dist (M,), idx (M,)).
+
+    All M x N squared distances from one matrix product, |a|^2 - 2 a.b + |b|^2; the squared
+    norms of the queries stay a column (M, 1) so they broadcast along the training images,
+    and rounding's tiny negatives are clamped to 0 before the square root.
+    """
+    a, b = x.flatten(1), train.flatten(1)                                # (M, 784), (N, 784)
+    sq = (a * a).sum(1, keepdim=True) - 2 * a @ b.T + (b * b).sum(1)     # (M, N)
+    dist, idx = sq.clamp(min=0).sqrt().min(dim=1)
     return dist, idx
