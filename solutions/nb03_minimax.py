@@ -88,3 +88,34 @@ def alternating_invariant(x, y, lr_x, lr_y):
     iterates run off along them.
     """
     return lr_y * x * x + lr_x * y * y - lr_x * lr_y * x * y
+
+
+MODEL_ANSWERS = {
+    8: """\
+V(G, D*) = 2 JSD(p_data || p_g) - log 4, so the best Gaussian minimises the JSD to the
+two-mode data. A grid search with theory.value_at_optimum on section 2's grid (mu from -3
+to 3 and sigma from 0.2 to 4, both in steps of 0.05) finds the minimum at mu = 0, sigma =
+2.05: V = -0.9844, JSD = 0.2010. A Gaussian on one mode, N(2, 0.5²), the best fit with
+mu = 2 (its best sigma on the grid is 0.5), gives V = -0.9548, JSD = 0.2157; section 2's
+N(0, 1.5²) gives -0.9267. Both fall far short of -log 4 = -1.3863.
+
+Why a wide Gaussian between the modes and not a single-mode fit: the JSD compares each
+density with the mixture m = (p_data + p_g)/2 and charges for mass of either one where the
+other has little. A single-mode fit matches one mode perfectly but leaves the other mode,
+half of p_data, where p_g is almost 0; the wide Gaussian covers both modes at the price of
+mass between and beyond them. At these settings the first costs more. (The reverse KL,
+KL(p_g || p_data), would prefer the single mode: it does not charge for uncovered data.)
+""",
+    9: """\
+Measured with the notebook's early_run and cfg.head_start = 20 (one CPU thread): after 20
+D steps D(G(z)) at step 1 is 0.519, against 0.0044 after 300 steps, so D barely tells G's
+samples apart yet. The non-saturating / saturating gradient ratio at step 1 is 0.93, and
+(1 - D)/D = 0.93 too (with the head start of 300: 217 and 226). Per fake the two gradients
+at the logit are -(1 - sigma(l)) and -sigma(l); G's gradient norm is a batch sum of such
+terms weighted by each fake's sigma(l_j), so its ratio equals (1 - D)/D for the batch mean D
+when D(G(z)) is about the same for every fake, as here (a fresh D, G's samples close
+together). With D near 1/2 the two losses hand G the same gradient, and the saturating
+loss does not stall: after 60 steps both runs sit at D(G(z)) = 0.17 (saturating 0.166,
+non-saturating 0.172) with G's mean output at 0.22 and 0.31. The stall needs a confident D.
+""",
+}
