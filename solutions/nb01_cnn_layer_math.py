@@ -64,3 +64,29 @@ def count_params(spec):
         c_in, c_out, k = spec["in_channels"], spec["out_channels"], spec["kernel_size"]
         return c_in * c_out * k * k + (c_out if bias else 0)
     raise ValueError(f"unknown layer type {kind!r}")
+
+
+# Model answers to the exercises without a checker, keyed by exercise number. The numbers
+# come from running the checks each answer names (nn.ConvTranspose2d, F.conv_transpose2d).
+MODEL_ANSWERS = {
+    5: """\
+(a) PyTorch gives floor((n + 2p - 4) / 2) + 1 = n/2 + p - 1 for even n, so padding=1 gives
+n/2 = ceil(n/2). For odd n, padding=1 gives (n - 1)/2, one short, and padding=2 is needed
+(checked for n = 4 ... 11: p = 1 for every even n, p = 2 for every odd n). Keras' 'same'
+pads a total of (ceil(n/s) - 1)s + k - n pixels: 2 for even n (one per side), 3 for odd n
+(one before, two after). An odd total cannot be split evenly, so no symmetric padding
+matches it for every n; in PyTorch that takes F.pad with (1, 2, 1, 2) first.
+
+(b) With stride 3 the overlap is even when k is a multiple of 3. Transposed-convolving a
+constant input with an all-ones kernel, stride 3, the interior counts are: k = 3 -> {1},
+k = 6 -> {4}, k = 9 -> {9}, k = 12 -> {16} (one value: even), but k = 4 or 5 -> {1, 2, 4}
+and k = 7 or 8 -> {4, 6, 9} (uneven: a checkerboard). (k = 1 and 2 leave gaps, count 0.)
+
+(c) (4 - 1) * 2 - 2 * 1 + k + output_padding = 7 needs k + output_padding = 3, with
+output_padding < stride = 2: k = 3 with output_padding = 0, or k = 2 with
+output_padding = 1. nn.ConvTranspose2d(c, c, 3, stride=2, padding=1) and
+nn.ConvTranspose2d(c, c, 2, stride=2, padding=1, output_padding=1) both map 4x4 to 7x7;
+the next layers then use k = 4 (7 -> 14 -> 28). With k = 3 the first layer has the uneven
+overlap of section 11; k = 2 with stride 2 covers every output pixel once.
+""",
+}

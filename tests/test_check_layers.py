@@ -8,7 +8,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from exercise_helpers import load_solutions
+import numpy as np
+
+from exercise_helpers import fails_with, load_solutions, passes
 from gan_course import check
 from gan_course.check import layers
 
@@ -47,12 +49,6 @@ def test_solution_conv2d_by_hand_matches_f_conv2d():
 
 # ---- typical wrong answers -------------------------------------------------------------
 
-def _hint(checker, fn):
-    result = checker(fn)
-    assert result.status == "fail", result.message
-    return result.message
-
-
 @pytest.mark.parametrize("wrong, words", [
     (lambda n, k, p, s, d: (n + 2 * p - d * (k - 1) - 1) // s, "+ 1"),
     (lambda n, k, p, s, d: (n + p - d * (k - 1) - 1) // s + 1, "2p, not p"),
@@ -61,9 +57,20 @@ def _hint(checker, fn):
     (lambda n, k, p, s, d: (n + 2 * p - k) // s + 1, "dilation"),
     (lambda n, k, p, s, d: (n + 2 * p - d * (k - 1) - 1) / s + 1, "floor division"),
     (lambda n, k, p, s, d: 28, "formula is"),
+    (lambda n, k, p, s, d: (n + 2 * p - d * (k - 1)) // s + 1, "- 1"),
+    (lambda n, k, p, s, d: round((n + 2 * p - d * (k - 1) - 1) / s) + 1, "round"),
 ])
 def test_conv_output_size_catches(wrong, words):
-    assert words.lower() in _hint(check.conv_output_size, wrong).lower()
+    fails_with(check.conv_output_size, wrong, words)
+
+
+@pytest.mark.parametrize("right", [
+    lambda n, k, p, s, d: int((n + 2 * p - d * (k - 1) - 1) / s) + 1,           # int() of a positive float
+    lambda n, k, p, s, d: np.floor_divide(n + 2 * p - d * (k - 1) - 1, s) + 1,   # a NumPy integer
+    lambda n, k, p, s, d: torch.tensor((n + 2 * p - d * (k - 1) - 1) // s + 1),
+])
+def test_conv_output_size_alternatives_pass(right):
+    passes(check.conv_output_size, right)
 
 
 @pytest.mark.parametrize("wrong, words", [
@@ -73,9 +80,11 @@ def test_conv_output_size_catches(wrong, words):
     (lambda n, k, p, s, d, op: (n - 1) * s + 2 * p + d * (k - 1) + op + 1, "subtracted"),
     (lambda n, k, p, s, d, op: (n - 1) * s - 2 * p + k + op, "dilation"),
     (lambda n, k, p, s, d, op: n * s - 2 * p + d * (k - 1) + op + 1, "(n - 1)s"),
+    (lambda n, k, p, s, d, op: (n - 1) * s - 2 * p + d * k + op + 1, "d*k + 1"),
+    (lambda n, k, p, s, d, op: (n - 1) * s - 2 * p + d * (k - 1) - op + 1, "ADDS"),
 ])
 def test_conv_transpose_output_size_catches(wrong, words):
-    assert words.lower() in _hint(check.conv_transpose_output_size, wrong).lower()
+    fails_with(check.conv_transpose_output_size, wrong, words)
 
 
 def conv_flipped(x, w, b, stride, padding):
@@ -107,6 +116,24 @@ def conv_calls_library(x, w, b, stride, padding):
     return F.conv2d(x, w, b, stride=stride, padding=padding)
 
 
+def conv_calls_convolution(x, w, b, stride, padding):  # the op under F.conv2d
+    return torch.convolution(x, w, b, (stride, stride), (padding, padding), (1, 1), False, (0, 0), 1)
+
+
+def conv_pads_width_only(x, w, b, stride, padding):
+    return sol.conv2d_by_hand(F.pad(x, (padding, padding)), w, b, stride, 0)
+
+
+def conv_one_short(x, w, b, stride, padding):
+    return sol.conv2d_by_hand(x, w, b, stride, padding)[..., :-1, :-1]
+
+
+def conv_pads_in_place(x, w, b, stride, padding):  # right values, caller's x overwritten
+    out = sol.conv2d_by_hand(x, w, b, stride, padding)
+    x.zero_()
+    return out
+
+
 @pytest.mark.parametrize("wrong, words", [
     (conv_flipped, "flipped the kernel"),
     (conv_no_bias, "add the bias"),
@@ -115,15 +142,32 @@ def conv_calls_library(x, w, b, stride, padding):
     (conv_ignores_stride, "stride"),
     (conv_first_channel_only, "all input channels"),
     (conv_calls_library, "compute the convolution yourself"),
+    (conv_calls_convolution, "compute the convolution yourself"),
+    (conv_pads_width_only, "only the width"),
+    (conv_one_short, "short"),
+    (conv_pads_in_place, "in place"),
 ])
 def test_conv2d_by_hand_catches(wrong, words):
-    assert words.lower() in _hint(check.conv2d_by_hand, wrong).lower()
+    fails_with(check.conv2d_by_hand, wrong, words)
+
+
+def conv_unfold(x, w, b, stride, padding):  # im2col: F.unfold then one matrix product
+    B, _, H, W = x.shape
+    C_out, _, k, _ = w.shape
+    cols = F.unfold(x, k, padding=padding, stride=stride)                 # (B, C_in*k*k, L)
+    H_out, W_out = (H + 2 * padding - k) // stride + 1, (W + 2 * padding - k) // stride + 1
+    return (w.view(C_out, -1) @ cols + b.view(1, -1, 1)).view(B, C_out, H_out, W_out)
+
+
+def test_conv2d_by_hand_alternatives_pass():
+    passes(check.conv2d_by_hand, conv_unfold)
+    passes(check.conv2d_by_hand, lambda x, w, b, s, p: sol.conv2d_by_hand(x.double(), w.double(), b.double(), s, p))
 
 
 def test_conv2d_by_hand_restores_library_conv():
-    before = F.conv2d
+    before, conv = F.conv2d, torch.convolution
     check.conv2d_by_hand(conv_calls_library)
-    assert F.conv2d is before and torch.conv2d is before
+    assert F.conv2d is before and torch.conv2d is before and torch.convolution is conv
     F.conv2d(torch.zeros(1, 1, 3, 3), torch.zeros(1, 1, 3, 3))  # still works
 
 
@@ -170,6 +214,17 @@ def params_bn_with_buffers(spec):
     return sol.count_params(spec)
 
 
+def params_bn_with_all_buffers(spec):  # running mean, running var and num_batches_tracked
+    if spec["type"] == "BatchNorm2d":
+        return 4 * spec["num_features"] + 1
+    return sol.count_params(spec)
+
+
+def params_missing_bias_is_false(spec):
+    return sol.count_params({**spec, "bias": spec.get("bias", False)}) if spec["type"] != "BatchNorm2d" \
+        else sol.count_params(spec)
+
+
 @pytest.mark.parametrize("wrong, words", [
     (params_forgot_bias, "forgot the bias"),
     (params_always_bias, "bias=False has no bias"),
@@ -178,9 +233,16 @@ def params_bn_with_buffers(spec):
     (params_bias_per_input, "per OUTPUT channel"),
     (params_bn_with_buffers, "buffers"),
     (lambda spec: float(sol.count_params(spec)), "int"),
+    (params_bn_with_all_buffers, "num_batches_tracked"),
+    (params_missing_bias_is_false, "spec.get"),
 ])
 def test_count_params_catches(wrong, words):
-    assert words.lower() in _hint(check.count_params, wrong).lower()
+    fails_with(check.count_params, wrong, words)
+
+
+def test_count_params_alternatives_pass():
+    passes(check.count_params, lambda spec: np.int64(sol.count_params(spec)))
+    passes(check.count_params, lambda spec: torch.tensor(sol.count_params(spec)))
 
 
 def test_reference_params_counts_layers():

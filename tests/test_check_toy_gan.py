@@ -9,7 +9,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from exercise_helpers import assert_leaves_global_rng_alone, load_solutions
+import numpy as np
+
+from exercise_helpers import assert_leaves_global_rng_alone, load_solutions, passes
 from gan_course import check
 from gan_course.check import toy_gan
 
@@ -91,6 +93,72 @@ def _field_saturating(D, x):
     return -torch.autograd.grad(torch.log1p(-torch.sigmoid(D(x))).sum(), x)[0]
 
 
+def _dealt_in_turn(n, k, radius, std):  # every mode gets exactly n/k samples, in order
+    a = 2 * math.pi * (torch.arange(n) % k) / k
+    return radius * torch.stack([a.cos(), a.sin()], 1) + std * torch.randn(n, 2)
+
+
+def _numpy_rng(n, k, radius, std):  # ignores torch.manual_seed
+    j = np.random.randint(k, size=n)
+    a = 2 * np.pi * j / k
+    c = radius * np.stack([np.cos(a), np.sin(a)], 1)
+    return torch.from_numpy(c + std * np.random.randn(n, 2))
+
+
+def _private_generator(n, k, radius, std):  # a fresh torch.Generator: the same points whatever the seed
+    g = torch.Generator().manual_seed(0)
+    j = torch.randint(k, (n,), generator=g)
+    a = 2 * math.pi * j / k
+    return radius * torch.stack([a.cos(), a.sin()], 1) + std * torch.randn(n, 2, generator=g)
+
+
+def _one_offset(n, k, radius, std):  # torch.randn(2): every sample gets the same noise
+    return _ring(n, k, radius, 0.0) + std * torch.randn(2)
+
+
+def _shared_noise(n, k, radius, std):  # torch.randn(n, 1): both coordinates get the same noise
+    return _ring(n, k, radius, 0.0) + std * torch.randn(n, 1)
+
+
+def _any_center_in_reach(s, c, r, m=1):
+    return int(((torch.cdist(s, c) <= r).sum(0) >= m).sum())
+
+
+def _ignores_min_hits(s, c, r, m=1):
+    return SOL.count_modes(s, c, r, 1)
+
+
+def _sorts_in_place(s, c, r, m=1):
+    s.copy_(s[s[:, 0].argsort()])  # sorts the caller's samples
+    return SOL.count_modes(s, c, r, m)
+
+
+def _field_backward(D, x):  # loss.backward() fills D's .grad
+    x = x.clone().requires_grad_(True)
+    F.softplus(-D(x)).sum().backward()
+    return -x.grad
+
+
+def _field_freezes_d(D, x):
+    D.requires_grad_(False)
+    return SOL.generator_field(D, x)
+
+
+def _field_d_in_eval(D, x):
+    D.eval()
+    return SOL.generator_field(D, x)
+
+
+def _field_flags_x(D, x):  # differentiates the caller's x itself
+    x.requires_grad_(True)
+    return -torch.autograd.grad(F.softplus(-D(x)).sum(), x)[0]
+
+
+def _field_normalised(D, x):
+    v = SOL.generator_field(D, x)
+    return v / v.norm(dim=1, keepdim=True)
+
+
 def _field_in_place(D, x):
     x.requires_grad_(True)
     v = -torch.autograd.grad(F.softplus(-D(x)).sum(), x)[0]
@@ -110,6 +178,11 @@ WRONG = {
         (_no_noise, "no noise"),
         (_unequal_weights, "uniformly"),
         (lambda n, k, r, s: _ring(n, k, r, s).T, "shape"),
+        (_dealt_in_turn, "exactly n/k"),
+        (_numpy_rng, "did not reproduce"),
+        (_private_generator, "gave the same samples"),
+        (_one_offset, "same offset"),
+        (_shared_noise, "correlated"),
     ],
     "count_modes": [
         (_counts_samples, "count the *modes*"),
@@ -117,6 +190,9 @@ WRONG = {
         (_no_radius, "however far away"),
         (_strict, ">="),
         (lambda s, c, r, m=1: torch.tensor([1.0, 2.0]), "one integer"),
+        (_any_center_in_reach, "NEAREST center"),
+        (_ignores_min_hits, "min_hits is ignored"),
+        (_sorts_in_place, "in place"),
     ],
     "generator_field": [
         (_field_mean, "batch size"),
@@ -125,6 +201,11 @@ WRONG = {
         (_field_saturating, "saturating"),
         (_field_in_place, "in place"),
         (lambda D, x: SOL.generator_field(D, x)[:, :1], "shape"),
+        (_field_backward, "autograd.grad"),
+        (_field_freezes_d, "frozen"),
+        (_field_d_in_eval, "eval mode"),
+        (_field_flags_x, "requires_grad"),
+        (_field_normalised, "normalised"),
     ],
     "diagnose_runs": [
         (lambda: {"A": "saturating stall", "B": "mode collapse", "C": "healthy"}, "saturating stall starts"),
@@ -144,6 +225,46 @@ def test_typical_wrong_answer_fails_with_its_hint(name, wrong, hint, capsys):
     assert result.status == "fail", f"{name} accepted a wrong answer ({hint})"
     assert hint in result.message, result.message
     assert "[FAIL]" in capsys.readouterr().out
+
+
+def _ring_via_rand(n, k, radius, std):  # modes from torch.rand, noise from torch.normal: also right
+    a = 2 * math.pi * (torch.rand(n) * k).floor() / k
+    return radius * torch.stack([a.cos(), a.sin()], 1) + torch.normal(0.0, std, (n, 2))
+
+
+def _field_freeze_and_restore(D, x):
+    D.requires_grad_(False)
+    try:
+        x = x.detach().clone().requires_grad_(True)
+        return -torch.autograd.grad(F.softplus(-D(x)).sum(), x)[0]
+    finally:
+        D.requires_grad_(True)
+
+
+@pytest.mark.parametrize("name,right", [
+    ("sample_ring", lambda n, k, r, s: SOL.sample_ring(n, k, r, s).double()),
+    ("sample_ring", _ring_via_rand),
+    ("count_modes", lambda s, c, r, m=1: float(SOL.count_modes(s, c, r, m))),
+    ("count_modes", lambda s, c, r, m=1: int((torch.bincount(torch.cdist(s, c).argmin(1)[
+        torch.cdist(s, c).min(1).values ** 2 <= r ** 2], minlength=len(c)) >= m).sum())),   # squared both sides
+    ("generator_field", _field_freeze_and_restore),
+    ("generator_field", lambda D, x: (lambda xr: -torch.autograd.grad(-F.logsigmoid(D(xr)).sum(), xr)[0])(
+        x.detach().clone().requires_grad_(True))),
+], ids=["ring_float64", "ring_via_rand", "modes_float", "modes_squared_both", "field_freeze_restore",
+        "field_logsigmoid"])
+def test_correct_alternatives_pass(name, right):
+    passes(getattr(check, name), right)
+
+
+def test_mystery_runs_hide_the_answer_behind_letters():
+    runs = {d: f"run of {d}" for d in toy_gan.DIAGNOSES}
+    letters = toy_gan.mystery_runs(runs)
+    assert sorted(letters) == ["A", "B", "C"]
+    assert {letter: f"run of {d}" for letter, d in toy_gan._RUN_ANSWERS.items()} == letters
+    # the letters are not the order the runs are handed in (the notebook's cell lists them alphabetically)
+    assert list(letters.values()) != [runs[d] for d in sorted(runs)]
+    with pytest.raises(ValueError, match="exactly one run"):
+        toy_gan.mystery_runs({"healthy": 1})
 
 
 def test_diagnosis_accepts_case_and_spaces():

@@ -11,12 +11,18 @@ mistake that produced it:
   sum the bias gradient over the batch.
 - :func:`numerical_gradient`: central differences ``(f(x + eps e_i) - f(x - eps e_i)) / (2 eps)``;
   typical mistakes are the forward difference, dividing by eps instead of 2 eps, nudging
-  every entry at once, and not putting ``x`` back.
+  every entry at once, and not putting ``x`` back (up to rounding: restoring by arithmetic
+  passes).
 - :func:`generator_step_loss`: the non-saturating ``-mean log D(G(z))``, with the gradient
   reaching G; typical mistakes are the saturating form, the fake label 0, raw logits,
   ``log(sigmoid(l))`` that overflows, and a ``detach()`` that cuts G off.
 - :func:`discriminator_step_loss`: ``BCE(D(x_real), 1) + BCE(D(x_fake.detach()), 0)``;
-  typical mistakes are swapped labels, a missing ``detach()`` and a G-style term.
+  typical mistakes are swapped labels, a missing ``detach()``, a ``detach_()`` that cuts the
+  caller's ``x_fake``, and losses that are right only when both batches have the same size.
+
+The two loss checkers name wrong values from the lists shared by every loss checker
+(``core.D_LOSS_MISTAKES``, ``core.G_LOSS_MISTAKES``); ``sigmoid_bce_grad`` and
+``linear_backward`` switch autograd off while the student's function runs.
 """
 
 from __future__ import annotations
@@ -25,44 +31,17 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from gan_course.check.core import Mismatch, attempted, expect, run_exercise
+from gan_course.check.core import (GlobalRNGWatch, Mismatch, as_tensor, attempted, call, close, d_loss_reference,
+                                   diagnose_loss, expect, expect_restored, expect_unchanged, fmt, g_loss_reference,
+                                   loss_shape_hint, module_state, refusing, run_exercise, scalar_loss, snapshot)
 
 
-# ---------------------------------------------------------------------------------------
-# small helpers
-# ---------------------------------------------------------------------------------------
-
-def _tensor(value, what: str, dtype=torch.float64) -> torch.Tensor:
-    """The student's answer as a tensor (NumPy arrays and lists are accepted)."""
-    attempted(value)
-    try:
-        return torch.as_tensor(value).to(dtype)
-    except Exception:
-        raise Mismatch(f"{what} should be a tensor, got {type(value).__name__}",
-                       hint="return a torch.Tensor (or a NumPy array) of the right shape") from None
-
-
-def _close(a: torch.Tensor, b: torch.Tensor, rtol: float = 1e-6, atol: float = 1e-8) -> bool:
-    return a.shape == b.shape and bool(torch.allclose(a.to(b.dtype), b, rtol=rtol, atol=atol))
-
-
-def _fmt(t: torch.Tensor, n: int = 4) -> str:
-    flat = t.detach().flatten()[:n].tolist()
-    more = ", ..." if t.numel() > n else ""
-    return "[" + ", ".join(f"{v:.4g}" for v in flat) + more + "]"
-
-
-def _call(fn, *args, shape_hint: str = ""):
-    """Call the student's function; turn a shape error into a Mismatch with a hint."""
-    try:
-        return fn(*args)
-    except NotImplementedError:
-        raise
-    except (RuntimeError, ValueError) as e:
-        if "shape" in str(e) or "size" in str(e) or "dimension" in str(e) or "mat" in str(e):
-            raise Mismatch(f"your function raised {type(e).__name__}: {e}",
-                           hint=shape_hint or "write down the shape of every factor") from None
-        raise
+def _no_autograd():
+    """Switch autograd's entry points off while the student's hand-written gradient runs:
+    these exercises ask for the formula, and autograd would pass every case."""
+    return refusing([(torch.autograd, "grad"), (torch.autograd, "backward"), (torch.Tensor, "backward")],
+                    "this exercise asks for the gradient by hand (the formula), not by autograd: "
+                    "remove .backward() / torch.autograd.grad")
 
 
 # ---------------------------------------------------------------------------------------
@@ -79,20 +58,31 @@ def sigmoid_bce_grad(fn, quiet: bool = False):
     """Check ``fn(logits, y) -> dL/dlogits`` for ``L = mean_i BCE(sigmoid(l_i), y_i)``.
 
     The reference is autograd through ``F.binary_cross_entropy_with_logits`` (reduction
-    mean), whose gradient is ``(sigmoid(l) - y) / N`` with N the number of logits.
+    mean), whose gradient is ``(sigmoid(l) - y) / N`` with N the number of logits. Autograd
+    is switched off while the student's function runs (the exercise asks for the formula).
     """
     g = torch.Generator().manual_seed(2)
 
     def case(logits: torch.Tensor, y: torch.Tensor, label: str):
         want = _bce_grad_reference(logits, y)
-        got = _tensor(fn(logits.clone(), y.clone()), "the gradient")
-        where = f"{label}: logits {_fmt(logits)}, y {_fmt(y)}"
+        args = {"logits": logits.clone(), "y": y.clone()}
+        before = snapshot(**args)
+        with _no_autograd():
+            got = as_tensor(fn(*args.values()), "the gradient")
+        where = f"{label}: logits {fmt(logits)}, y {fmt(y)}"
         expect(got.shape == want.shape,
                f"{where}: expected shape {tuple(want.shape)}, got {tuple(got.shape)}",
-               hint="there is one gradient per logit: same shape as `logits`")
-        if _close(got, want):
+               hint="there is one gradient per logit: same shape as `logits` (y.view(-1, 1) or a "
+                    "(B, 1) target broadcasts against (B,) logits into a (B, B) matrix)")
+        if close(got, want, rtol=1e-5, atol=1e-8):  # float32 arithmetic passes
+            expect_unchanged(where, args, before)
             return
         n, s = logits.numel(), torch.sigmoid(logits)
+        if not bool(torch.isfinite(got).all()):
+            expect(False, f"{where}: the gradient has nan or inf",
+                   hint="for confident logits sigmoid(l) rounds to exactly 0 or 1: the unsimplified "
+                        "-(y/s - (1-y)/(1-s)) * s(1-s) then computes 0 * inf, and exp(l) / (1 + exp(l)) "
+                        "overflows for large l. Simplify first: (torch.sigmoid(l) - y) / N")
         wrong = [
             (-want, "the sign is flipped: dL/dl = sigmoid(l) - y (the loss falls when the "
                     "logit moves toward the label), not y - sigmoid(l)"),
@@ -104,15 +94,17 @@ def sigmoid_bce_grad(fn, quiet: bool = False):
             (want * n * s * (1 - s), "you multiplied by sigmoid'(l) again and forgot the 1/N "
                                      "of the mean: the answer is (sigmoid(l) - y) / N"),
             (-want * n, "the sign is flipped and the 1/N of the mean is missing"),
+            ((s - y.round()) / n, "the labels were rounded: soft labels such as 0.9 enter the "
+                                  "formula as they are, (sigmoid(l) - y) / N"),
         ]
         if logits.dim() > 1:
             wrong.append((want * n / logits.shape[0],
                           "you divided by the number of rows only: the mean runs over all "
                           "N = logits.numel() logits"))
         for value, hint in wrong:
-            expect(not _close(got, value), f"{where}: expected {_fmt(want)}, got {_fmt(got)}",
-                   hint=hint)
-        expect(False, f"{where}: expected {_fmt(want)}, got {_fmt(got)}",
+            expect(not close(got, value, rtol=1e-5, atol=1e-8),
+                   f"{where}: expected {fmt(want)}, got {fmt(got)}", hint=hint)
+        expect(False, f"{where}: expected {fmt(want)}, got {fmt(got)}",
                hint="derive dL/dl for one sample first: -(y/s - (1-y)/(1-s)) * s(1-s), "
                     "then divide by the number of logits")
 
@@ -125,7 +117,8 @@ def sigmoid_bce_grad(fn, quiet: bool = False):
                      torch.full((8,), 0.9, dtype=torch.float64), "soft labels 0.9"),
         lambda: case(torch.randn(4, 3, generator=g, dtype=torch.float64),
                      torch.randint(0, 2, (4, 3), generator=g).double(), "a (4, 3) batch"),
-        lambda: case(t(-40.0, 40.0, 0.0, 1.0), t(1.0, 0.0, 1.0, 0.0), "confident mistakes"),
+        lambda: case(t(-40.0, 40.0, 0.0, 1.0, 800.0, -800.0), t(1.0, 0.0, 1.0, 0.0, 1.0, 0.0),
+                     "confident logits up to |l| = 800"),
     ], quiet=quiet)
 
 
@@ -144,7 +137,7 @@ def linear_backward(fn, quiet: bool = False):
 
     Shapes: x (B, n_in), W (n_out, n_in), grad_out = dL/dout (B, n_out). The reference is
     autograd through ``F.linear``: ``grad_x = grad_out @ W``, ``grad_W = grad_out.T @ x``,
-    ``grad_b = grad_out.sum(0)``.
+    ``grad_b = grad_out.sum(0)``. Autograd is off while the student's function runs.
     """
     g = torch.Generator().manual_seed(3)
     shape_hint = ("out = x @ W.T + b with x (B, n_in) and W (n_out, n_in): grad_x (B, n_in) "
@@ -156,47 +149,54 @@ def linear_backward(fn, quiet: bool = False):
         b = torch.randn(n_out, generator=g, dtype=torch.float64)
         grad_out = torch.randn(batch, n_out, generator=g, dtype=torch.float64)
         want_x, want_W, want_b = _linear_reference(x, W, b, grad_out)
-        out = attempted(_call(fn, x.clone(), W.clone(), grad_out.clone(), shape_hint=shape_hint))
+        args = {"x": x.clone(), "W": W.clone(), "grad_out": grad_out.clone()}
+        before = snapshot(**args)
+        with _no_autograd():
+            out = attempted(call(fn, *args.values(), shape_hint=shape_hint))
         where = f"x {tuple(x.shape)}, W {tuple(W.shape)}, grad_out {tuple(grad_out.shape)}"
         expect(isinstance(out, (tuple, list)) and len(out) == 3,
                f"{where}: expected a tuple (grad_x, grad_W, grad_b), got {type(out).__name__}"
                + (f" of length {len(out)}" if isinstance(out, (tuple, list)) else ""),
                hint="return grad_x, grad_W, grad_b")
-        got_x, got_W, got_b = (_tensor(v, name) for v, name in
+        got_x, got_W, got_b = (as_tensor(v, name) for v, name in
                                zip(out, ("grad_x", "grad_W", "grad_b")))
         # grad_W
-        if not _close(got_W, want_W):
-            expect(not _close(got_W, want_W.T),
+        if not close(got_W, want_W):
+            expect(not close(got_W, want_W.T),
                    f"{where}: grad_W has the values of W's gradient transposed "
                    f"(shape {tuple(got_W.shape)}, expected {tuple(want_W.shape)})",
                    hint="grad_W must have W's shape (n_out, n_in): grad_W = grad_out.T @ x, "
                         "not x.T @ grad_out")
-            expect(not _close(got_W * batch, want_W),
+            expect(not close(got_W * batch, want_W),
                    f"{where}: grad_W is the batch mean of the per-sample gradients",
                    hint="sum over the batch: any 1/B of a mean loss is already inside grad_out")
-            expect(False, f"{where}: grad_W expected {_fmt(want_W)}, got {_fmt(got_W)} "
+            expect(False, f"{where}: grad_W expected {fmt(want_W)}, got {fmt(got_W)} "
                           f"(shape {tuple(got_W.shape)})",
                    hint="dL/dW[j, k] = sum_i grad_out[i, j] * x[i, k], i.e. grad_out.T @ x")
         # grad_b
-        if not _close(got_b, want_b):
+        if not close(got_b, want_b):
+            expect(not (got_b.numel() == want_b.numel() and close(got_b.reshape(-1), want_b)),
+                   f"{where}: grad_b has shape {tuple(got_b.shape)}, expected {tuple(want_b.shape)}",
+                   hint="grad_b has b's shape (n_out,): grad_out.sum(0), without keepdim=True")
             expect(got_b.shape != grad_out.shape,
                    f"{where}: grad_b has shape {tuple(got_b.shape)}, expected {tuple(want_b.shape)}",
                    hint="b is shared by every sample, so its gradient sums over the batch: "
                         "grad_out.sum(0)")
-            expect(not _close(got_b * batch, want_b),
+            expect(not close(got_b * batch, want_b),
                    f"{where}: grad_b is the batch mean of grad_out",
                    hint="b is used by every sample: add their gradients, grad_out.sum(0), "
                         "do not average them")
-            expect(False, f"{where}: grad_b expected {_fmt(want_b)}, got {_fmt(got_b)}",
+            expect(False, f"{where}: grad_b expected {fmt(want_b)}, got {fmt(got_b)}",
                    hint="dL/db[j] = sum_i grad_out[i, j]")
         # grad_x
-        if not _close(got_x, want_x):
+        if not close(got_x, want_x):
             expect(got_x.shape == want_x.shape,
                    f"{where}: grad_x has shape {tuple(got_x.shape)}, expected {tuple(want_x.shape)}",
                    hint=shape_hint)
-            expect(False, f"{where}: grad_x expected {_fmt(want_x)}, got {_fmt(got_x)}",
+            expect(False, f"{where}: grad_x expected {fmt(want_x)}, got {fmt(got_x)}",
                    hint="dL/dx[i, k] = sum_j grad_out[i, j] * W[j, k], i.e. grad_out @ W "
                         "(for a square W, grad_out @ W.T has the right shape but is wrong)")
+        expect_unchanged(where, args, before)
 
     return run_exercise("linear_backward", fn, [
         lambda: case(5, 3, 4), lambda: case(1, 6, 2), lambda: case(7, 4, 4),
@@ -213,7 +213,9 @@ def numerical_gradient(fn, quiet: bool = False):
 
     ``f`` maps a float64 tensor to a scalar. The reference is autograd; central differences
     have error O(eps^2), so at eps = 1e-4 they agree to about 1e-8, while the forward
-    difference ``(f(x + eps) - f(x)) / eps`` is off by O(eps), about 1e-4.
+    difference ``(f(x + eps) - f(x)) / eps`` is off by O(eps), about 1e-4. ``x`` must come
+    back as it went in, up to rounding (1e-9): putting ``x[i]`` back by arithmetic
+    (``x[i] += eps; ...; x[i] -= 2 * eps; ...; x[i] += eps``) is as good as saving it.
     """
     g = torch.Generator().manual_seed(4)
     A = torch.randn(4, 3, generator=g, dtype=torch.float64)
@@ -229,15 +231,19 @@ def numerical_gradient(fn, quiet: bool = False):
         f(xr).backward()
         want = xr.grad
         x_in = x.clone()
-        got = _tensor(fn(f, x_in, eps), "the numerical gradient")
+        before = snapshot(x=x_in)
+        got = as_tensor(fn(f, x_in, eps), "the numerical gradient")
         where = f"{name} at x of shape {tuple(x.shape)}, eps={eps:g}"
-        expect(torch.equal(x_in, x),
-               f"{where}: your function changed x (max change {(x_in - x).abs().max():.2g})",
-               hint="after nudging x[i] up and down, put it back (x[i] = old) before the next i")
+        change = float((x_in.detach() - x).abs().max()) if x_in.shape == x.shape else float("inf")
+        expect(change <= 1e-9,
+               f"{where}: your function changed x (largest change {change:.2g}, more than rounding)",
+               hint="after nudging x[i] up and down, put it back (x[i] = old, or undo the nudges) "
+                    "before the next i")
+        expect_unchanged(where, {"x": x_in}, before, atol=1e-9)
         expect(got.shape == want.shape,
                f"{where}: expected shape {tuple(want.shape)}, got {tuple(got.shape)}",
                hint="one partial derivative per entry of x: return a tensor shaped like x")
-        if _close(got, want, rtol=1e-6, atol=1e-7):
+        if close(got, want, rtol=1e-6, atol=1e-7):
             return
         forward = torch.zeros_like(x).flatten()
         flat = x.flatten()
@@ -246,23 +252,28 @@ def numerical_gradient(fn, quiet: bool = False):
             up[i] += eps
             forward[i] = (f(up.view_as(x)) - f(x)) / eps
         err = (got - want).abs().max().item()
-        expect(not _close(got, forward.view_as(x), rtol=1e-7, atol=1e-9),
+        expect(not close(got, forward.view_as(x), rtol=1e-7, atol=1e-9),
                f"{where}: max error {err:.1e} against the exact gradient, about what the "
                f"forward difference gives",
                hint="use the central difference (f(x + eps) - f(x - eps)) / (2 eps): its "
                     "error is O(eps^2) instead of O(eps)")
-        expect(not _close(got, 2 * want, rtol=1e-5, atol=1e-6),
+        expect(not close(got, 2 * want, rtol=1e-5, atol=1e-6),
                f"{where}: your gradient is twice the exact one",
                hint="the two points x + eps and x - eps are 2 eps apart: divide by 2 * eps")
-        expect(not _close(got, 0.5 * want, rtol=1e-5, atol=1e-6),
+        expect(not close(got, 0.5 * want, rtol=1e-5, atol=1e-6),
                f"{where}: your gradient is half the exact one",
                hint="the central difference divides by 2 * eps, not 4 * eps (or nudge by eps, "
                     "not eps / 2)")
-        expect(not _close(got, torch.full_like(want, want.sum().item()), rtol=1e-5, atol=1e-6),
+        expect(not close(got, torch.full_like(want, want.sum().item()), rtol=1e-5, atol=1e-6),
                f"{where}: every entry equals the sum of all partial derivatives",
                hint="nudge one entry at a time (x[i] += eps), not the whole tensor (x + eps)")
-        expect(False, f"{where}: expected {_fmt(want)}, got {_fmt(got)} (max error {err:.1e})",
-               hint="for each i: (f(x with x[i]+eps) - f(x with x[i]-eps)) / (2 eps)")
+        expect(not close(got, torch.zeros_like(want), atol=1e-12),
+               f"{where}: every entry is 0: f never saw the nudged x",
+               hint="nudge x itself (through a view, x.view(-1)[i]), or evaluate f on the nudged "
+                    "copy: x.flatten() of a non-contiguous x, or x.numpy() arithmetic, works on a copy")
+        expect(False, f"{where}: expected {fmt(want)}, got {fmt(got)} (max error {err:.1e})",
+               hint="for each i: (f(x with x[i]+eps) - f(x with x[i]-eps)) / (2 eps); in float64 "
+                    "(float32 rounding, about 1e-7 of f, divided by 2 eps, swamps the result)")
 
     return run_exercise("numerical_gradient", fn, [
         lambda: case("f(x) = sum(x**3)", torch.tensor([1.0, -2.0, 0.5], dtype=torch.float64), 1e-4),
@@ -291,24 +302,19 @@ class _TinyD(nn.Module):
         return self.net(x).view(-1)  # (B, 1) -> (B,)
 
 
-def _tiny_setup(seed: int, bias: float = 0.0, batch: int = 6):
-    """A D, and x_fake = z @ W_G built from a leaf W_G that stands in for G's weights."""
+def _tiny_setup(seed: int, bias: float = 0.0, n_real: int = 7, n_fake: int = 4):
+    """A D, and x_fake = z @ W_G built from a leaf W_G that stands in for G's weights. The
+    real and the fake batch differ in size, as they may in a training loop."""
     D = _TinyD(seed, bias)  # seeds the global stream: called inside run_exercise's cases, which fork it
     g = torch.Generator().manual_seed(seed + 100)
     W_G = torch.randn(2, 3, generator=g).requires_grad_(True)
-    z = torch.randn(batch, 2, generator=g)
-    x_real = torch.randn(batch, 3, generator=g)
+    z = torch.randn(n_fake, 2, generator=g)
+    x_real = torch.randn(n_real, 3, generator=g)
     return D, W_G, z, x_real
 
 
-def _scalar_loss(value, name: str, hint_mean: str) -> torch.Tensor:
-    attempted(value)
-    expect(isinstance(value, torch.Tensor),
-           f"{name} should be a tensor, got {type(value).__name__}",
-           hint="return the loss tensor itself (not loss.item()), so that .backward() works")
-    expect(value.numel() == 1, f"{name} has shape {tuple(value.shape)}, expected a scalar",
-           hint=hint_mean)
-    return value
+_RNG_HINT = ("your function drew from torch's global random stream (torch.randn, torch.rand, ...): "
+             "use the batch you are given, not new samples")
 
 
 def generator_step_loss(fn, quiet: bool = False):
@@ -316,7 +322,10 @@ def generator_step_loss(fn, quiet: bool = False):
 
         loss_g = -mean_j log D(G(z_j)) = mean_j softplus(-l_j),   l = D(x_fake) (logits)
 
-    and that its gradient reaches G (here a leaf ``W_G`` with ``x_fake = z @ W_G``).
+    and that its gradient reaches G (here a leaf ``W_G`` with ``x_fake = z @ W_G``), with D
+    left as it was: same mode, not frozen (freezing D during the step and unfreezing it
+    before returning is fine), no ``.grad`` written (no backward here), and ``x_fake`` still
+    attached to G's graph. The wrong values are named from ``core.G_LOSS_MISTAKES``.
     """
 
     def case(seed: int, bias: float, label: str):
@@ -324,34 +333,25 @@ def generator_step_loss(fn, quiet: bool = False):
         x_fake = z @ W_G                          # (B, 3), depends on "G's weights" W_G
         with torch.no_grad():
             logits = D(x_fake)
-        want = F.softplus(-logits).mean()
-        loss = _scalar_loss(fn(D, x_fake), "loss_g",
-                            "average over the batch: -log D(G(z)) is a mean over the fakes")
-        where = f"{label} (logits {_fmt(logits)})"
+        where = f"{label} (logits {fmt(logits)})"
+        d_before, x_before = module_state(D), snapshot(x_fake=x_fake)
+        with GlobalRNGWatch() as rng:
+            out = call(fn, D, x_fake, shape_hint=loss_shape_hint(None, len(x_fake)))
+        loss = scalar_loss(out, "loss_g")
         expect(W_G.grad is None, f"{where}: G's weights already had a gradient when your "
                                  "function returned",
                hint="only compute and return the loss; the training step calls backward()")
-        got = loss.detach().double().reshape(())
-        expect(bool(torch.isfinite(got)), f"{where}: the loss is {got.item()}",
-               hint="log(sigmoid(l)) underflows to log(0) = -inf for very negative logits; "
-                    "use F.binary_cross_entropy_with_logits(l, ones) or F.softplus(-l)")
-        if not torch.allclose(got, want.double(), rtol=1e-5, atol=1e-6):
-            wrong = [
-                (-F.softplus(logits).mean(), "this is the saturating loss log(1 - D(G(z))): "
-                 "its gradient vanishes when D rejects the fakes; use -log D(G(z)) instead"),
-                (F.softplus(logits).mean(), "you used the fake label 0 (D's target for fakes); "
-                 "G wants D to call its fakes real: BCE(D(G(z)), 1) = -log D(G(z))"),
-                (-F.softplus(-logits).mean(), "the sign is flipped: log D(G(z)) should be "
-                 "maximised, so the loss to minimise is -log D(G(z))"),
-                (-logits.mean(), "a raw logit is not a loss: apply the BCE on logits, "
-                 "softplus(-l) = -log sigmoid(l)"),
-                (F.softplus(-logits).sum(), "use the mean over the batch, not the sum"),
-            ]
-            for value, hint in wrong:
-                expect(not torch.allclose(got, value.double(), rtol=1e-5, atol=1e-6),
-                       f"{where}: expected {want.item():.5f}, got {got.item():.5f}", hint=hint)
-            expect(False, f"{where}: expected {want.item():.5f}, got {got.item():.5f}",
-                   hint="loss_g = F.binary_cross_entropy_with_logits(D(x_fake), ones)")
+        expect_restored(where, "D", D, d_before, grads=True,
+                        grad_hint="only compute and return the loss: backward() here fills D's "
+                                  ".grad (and G's); the training step calls it")
+        expect_unchanged(where, {"x_fake": x_fake}, x_before)
+        got = float(loss.detach().reshape(()))
+        want = float(g_loss_reference(logits))
+        if not abs(got - want) <= 1e-5 * (1 + abs(want)):
+            hint = diagnose_loss("g", got, None, logits,
+                                 "loss_g = F.binary_cross_entropy_with_logits(D(x_fake), ones)")
+            raise Mismatch(f"{where}: expected {want:.5f}, got {got:.5f}",
+                           _RNG_HINT if rng.used else hint)
         expect(loss.requires_grad,
                f"{where}: the value is right but no gradient can flow back from the loss",
                hint="do not compute the loss under torch.no_grad() or from .item()/.detach()")
@@ -364,14 +364,15 @@ def generator_step_loss(fn, quiet: bool = False):
         F.softplus(-D(z @ W_ref)).mean().backward()
         expect(torch.allclose(W_G.grad, W_ref.grad, rtol=1e-4, atol=1e-6),
                f"{where}: the gradient reaching G differs from the reference "
-               f"({_fmt(W_G.grad)} vs {_fmt(W_ref.grad)})",
-               hint="compute the loss from D(x_fake) itself, with no detach or rescaling")
+               f"({fmt(W_G.grad)} vs {fmt(W_ref.grad)})",
+               hint="compute the loss from D(x_fake) itself, with no detach, clamp or rescaling")
 
     return run_exercise("generator_step_loss", fn, [
         lambda: case(0, 0.0, "a fresh D"),
         lambda: case(1, -4.0, "a D that rejects the fakes"),
         lambda: case(2, 3.0, "a D that is fooled"),
         lambda: case(3, -120.0, "a D with logits near -120"),
+        lambda: case(4, -300.0, "a D with logits near -300"),
     ], quiet=quiet)
 
 
@@ -381,7 +382,10 @@ def discriminator_step_loss(fn, quiet: bool = False):
         loss_d = BCE(D(x_real), 1) + BCE(D(x_fake.detach()), 0)
                = mean_i softplus(-l_real_i) + mean_j softplus(l_fake_j)
 
-    (the package's ``losses.d_loss_bce``). D's parameters must get a gradient; G's must not.
+    (the package's ``losses.d_loss_bce``), on a real batch of 7 and a fake batch of 4. D's
+    parameters must get the reference gradient; G's none; the caller's ``x_fake`` keeps its
+    graph (``detach()``, not ``detach_()``), for the G step that follows. The wrong values are
+    named from ``core.D_LOSS_MISTAKES``.
     """
 
     def case(seed: int, bias: float, label: str):
@@ -389,32 +393,20 @@ def discriminator_step_loss(fn, quiet: bool = False):
         x_fake = z @ W_G
         with torch.no_grad():
             lr_, lf = D(x_real), D(x_fake)
-        want = F.softplus(-lr_).mean() + F.softplus(lf).mean()
-        loss = _scalar_loss(fn(D, x_real, x_fake), "loss_d",
-                            "average each BCE term over its batch")
-        where = f"{label}"
-        got = loss.detach().double().reshape(())
-        expect(bool(torch.isfinite(got)), f"{where}: the loss is {got.item()}",
-               hint="log(sigmoid(l)) underflows for large |l|; use "
-                    "F.binary_cross_entropy_with_logits")
-        if not torch.allclose(got, want.double(), rtol=1e-5, atol=1e-6):
-            wrong = [
-                (F.softplus(lr_).mean() + F.softplus(-lf).mean(),
-                 "the labels are swapped: real = 1 and fake = 0"),
-                (0.5 * want, "the course's D loss is the sum of the two BCE terms, not their "
-                             "average (see losses.d_loss_bce)"),
-                (-want, "the sign is flipped: D minimises the binary cross-entropy"),
-                (F.softplus(-lr_).mean() + F.softplus(-lf).mean(),
-                 "the fake term uses label 1: that is G's target; D labels fakes 0"),
-                (F.softplus(-lr_).mean(), "the fake term is missing: D also learns to reject "
-                                          "fakes, BCE(D(x_fake), 0)"),
-                (F.softplus(lf).mean(), "the real term is missing: BCE(D(x_real), 1)"),
-            ]
-            for value, hint in wrong:
-                expect(not torch.allclose(got, value.double(), rtol=1e-5, atol=1e-6),
-                       f"{where}: expected {want.item():.5f}, got {got.item():.5f}", hint=hint)
-            expect(False, f"{where}: expected {want.item():.5f}, got {got.item():.5f}",
-                   hint="BCE_with_logits(D(x_real), ones) + BCE_with_logits(D(x_fake.detach()), zeros)")
+        where = f"{label} ({len(x_real)} real, {len(x_fake)} fake)"
+        d_before, inputs = module_state(D), {"x_real": x_real, "x_fake": x_fake}
+        before = snapshot(**inputs)
+        with GlobalRNGWatch() as rng:
+            out = call(fn, D, x_real, x_fake, shape_hint=loss_shape_hint(len(x_real), len(x_fake)))
+        loss = scalar_loss(out, "loss_d")
+        expect_restored(where, "D", D, d_before)
+        expect_unchanged(where, inputs, before)
+        got = float(loss.detach().reshape(()))
+        want = float(d_loss_reference(lr_, lf))
+        if not abs(got - want) <= 1e-5 * (1 + abs(want)):
+            hint = diagnose_loss("d", got, lr_, lf, "BCE_with_logits(D(x_real), ones) + "
+                                 "BCE_with_logits(D(x_fake.detach()), zeros)")
+            raise Mismatch(f"{where}: expected {want:.5f}, got {got:.5f}", _RNG_HINT if rng.used else hint)
         expect(loss.requires_grad, f"{where}: the value is right but no gradient can reach D",
                hint="do not compute the loss under torch.no_grad() or from .item()")
         for p in D.parameters():
@@ -430,13 +422,15 @@ def discriminator_step_loss(fn, quiet: bool = False):
         for (name, p), p_ref in zip(D.named_parameters(), D_ref.parameters()):
             expect(p.grad is not None and torch.allclose(p.grad, p_ref.grad, rtol=1e-4, atol=1e-6),
                    f"{where}: D's gradient for {name} differs from the reference",
-                   hint="compute both terms from D's logits without detaching them")
+                   hint="both terms must give D a gradient: detach x_fake (the input), not D's "
+                        "logits, and keep torch.no_grad() away from D's forward pass")
 
     return run_exercise("discriminator_step_loss", fn, [
         lambda: case(0, 0.0, "a fresh D"),
         lambda: case(1, 2.0, "a D that calls everything real"),
         lambda: case(2, -2.0, "a D that calls everything fake"),
         lambda: case(3, 150.0, "a D with logits near +150"),
+        lambda: case(4, -300.0, "a D with logits near -300"),
     ], quiet=quiet)
 
 

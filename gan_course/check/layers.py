@@ -8,13 +8,12 @@ mistake.
 
 from __future__ import annotations
 
-import contextlib
-
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from gan_course.check.core import attempted, expect, run_exercise
+from gan_course.check.core import (attempted, expect, expect_unchanged, is_int, name_the_mistake, refusing,
+                                   run_exercise, snapshot)
 
 
 # ---------------------------------------------------------------------------------------
@@ -26,42 +25,25 @@ def _conv_size(n, k, p, s, d):
     return (n + 2 * p - d * (k - 1) - 1) // s + 1
 
 
-def _is_int(value) -> bool:
-    """A Python int (not a bool) or a one-element integer tensor: what a size must be."""
-    if torch.is_tensor(value):
-        return value.numel() == 1 and not value.is_floating_point() and value.dtype != torch.bool
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
 def _answers(fn, cases):
     """The student's integer answer on every case (None where it raised or is no integer)."""
     out = []
     for c in cases:
         try:
             got = fn(*c)
-            out.append(int(got) if _is_int(got) else None)
+            out.append(int(got) if is_int(got) else None)
         except Exception:
             out.append(None)
     return out
 
 
 def _diagnose(fn, cases, mistakes, failing, default):
-    """The hint of the typical mistake that explains the student's answers.
-
-    ``mistakes`` are ``(formula, hint)`` pairs, each formula computing what that mistake
-    gives. Several mistakes can coincide on one case (with p = 0, "forgot 2p" and "used p"
-    agree), so prefer the one that reproduces the student's answer on EVERY case, then one
-    that reproduces the failing case.
-    """
-    answers = _answers(fn, cases)
-    for formula, hint in mistakes:
-        if all(formula(*c) == a for c, a in zip(cases, answers)):
-            return hint
-    c = cases[failing]
-    return next((h for formula, h in mistakes if formula(*c) == answers[failing]), default)
+    """The hint of the typical mistake that explains the student's answers on all cases
+    (``core.name_the_mistake``), or ``default``."""
+    return name_the_mistake(cases, _answers(fn, cases), mistakes, lambda a, b: a == b, failing) or default
 
 
-def _size_checker(name, fn, cases, reference, mistakes, default_hint, int_hint):
+def _size_checker(name, fn, cases, reference, mistakes, default_hint, int_hint, quiet):
     """A checker for a size formula: every case must give the reference integer."""
 
     def case(i):
@@ -70,14 +52,14 @@ def _size_checker(name, fn, cases, reference, mistakes, default_hint, int_hint):
         want = reference(*c)
         where = ", ".join(f"{key}={value}" for key, value in
                           zip(("n", "k", "p", "s", "d", "output_padding"), c))
-        expect(_is_int(got),
+        expect(is_int(got),
                f"{where}: expected the integer {want}, got {got!r} ({type(got).__name__})",
                hint=int_hint)
         if int(got) != want:
             hint = _diagnose(fn, cases, mistakes, i, default_hint)
             expect(False, f"{where}: expected {want}, got {int(got)}", hint=hint)
 
-    return run_exercise(name, fn, [lambda i=i: case(i) for i in range(len(cases))])
+    return run_exercise(name, fn, [lambda i=i: case(i) for i in range(len(cases))], quiet)
 
 
 # (n, k, p, s, d): chosen so that each typical wrong formula gives a different answer on
@@ -101,16 +83,22 @@ _CONV_MISTAKES = [
      "undilated formula has k."),
     (lambda n, k, p, s, d: (n + 2 * p - d * k) // s + 1,
      "a dilated kernel spans d(k-1) + 1 pixels, not d*k."),
+    (lambda n, k, p, s, d: (n + 2 * p - d * (k - 1)) // s + 1,
+     "you forgot the `- 1`: a dilated kernel spans d(k-1) + 1 pixels, so it fits at "
+     "n + 2p - d(k-1) - 1 + 1 positions."),
+    (lambda n, k, p, s, d: round((n + 2 * p - d * (k - 1) - 1) / s) + 1,
+     "use floor division `//`, not round(): a window that would run past the border is "
+     "dropped, so the fraction is always cut off."),
 ]
 
 
-def conv_output_size(fn):
+def conv_output_size(fn, quiet: bool = False):
     """Check ``fn(n, k, p, s, d)`` = output size of a convolution (as ``nn.Conv2d``)."""
     return _size_checker(
         "conv_output_size", fn, _CONV_CASES, _conv_size, _CONV_MISTAKES,
         "the formula is floor((n + 2p - d(k-1) - 1) / s) + 1; try the case above by hand.",
         "a size is a whole number (it becomes a tensor shape): use floor division `//`, "
-        "not `/`.")
+        "not `/`.", quiet)
 
 
 # ---------------------------------------------------------------------------------------
@@ -145,38 +133,34 @@ _CONVT_MISTAKES = [
     (lambda n, k, p, s, d, op: n * s - 2 * p + d * (k - 1) + op + 1,
      "n inputs placed s apart span (n - 1)s + 1 positions, so the formula starts with "
      "(n - 1)s, not n*s."),
+    (lambda n, k, p, s, d, op: (n - 1) * s - 2 * p + d * k + op + 1,
+     "a dilated kernel spans d(k-1) + 1 pixels, not d*k + 1."),
+    (lambda n, k, p, s, d, op: (n - 1) * s - 2 * p + d * (k - 1) - op + 1,
+     "output_padding ADDS rows on one side: + output_padding."),
 ]
 
 
-def conv_transpose_output_size(fn):
+def conv_transpose_output_size(fn, quiet: bool = False):
     """Check ``fn(n, k, p, s, d, output_padding)`` = output size of ``nn.ConvTranspose2d``."""
     return _size_checker(
         "conv_transpose_output_size", fn, _CONVT_CASES, _conv_transpose_size,
         _CONVT_MISTAKES, "the formula is (n - 1)s - 2p + d(k-1) + output_padding + 1.",
-        "a size is a whole number; this formula needs no division at all.")
+        "a size is a whole number; this formula needs no division at all.", quiet)
 
 
 # ---------------------------------------------------------------------------------------
 # conv2d_by_hand
 # ---------------------------------------------------------------------------------------
 
-@contextlib.contextmanager
 def _without_library_conv():
-    """Make ``F.conv2d`` / ``torch.conv2d`` raise while the student's function runs.
+    """Make the library's convolutions raise while the student's function runs.
 
     The exercise is to write the convolution; calling the library would pass every case
-    and teach nothing. ``F.unfold`` and plain tensor operations stay available.
+    and teach nothing. ``F.unfold``, ``F.pad`` and plain tensor operations stay available.
     """
-    def refuse(*args, **kwargs):
-        raise RuntimeError("this exercise asks you to compute the convolution yourself "
-                           "(loops, slicing or F.unfold), not with F.conv2d")
-
-    saved = F.conv2d, torch.conv2d
-    F.conv2d = torch.conv2d = refuse
-    try:
-        yield
-    finally:
-        F.conv2d, torch.conv2d = saved
+    return refusing([(F, "conv2d"), (torch, "conv2d"), (torch, "convolution"), (torch, "_convolution")],
+                    "this exercise asks you to compute the convolution yourself (loops, slicing or "
+                    "F.unfold), not with F.conv2d")
 
 
 # (B, C_in, H, W, C_out, k, stride, padding). The second case has W_out == C_out, so a bias
@@ -185,7 +169,7 @@ _CONV2D_CASES = [(1, 1, 5, 5, 1, 3, 1, 0), (1, 2, 7, 7, 3, 3, 2, 0), (2, 3, 6, 7
                  (2, 2, 8, 8, 3, 3, 2, 1), (1, 3, 9, 7, 2, 2, 3, 2), (1, 2, 7, 7, 2, 5, 2, 2)]
 
 
-def conv2d_by_hand(fn):
+def conv2d_by_hand(fn, quiet: bool = False):
     """Check ``fn(x, w, b, stride, padding)`` against ``F.conv2d`` (cross-correlation)."""
 
     def case(i, B, C_in, H, W, C_out, k, stride, padding):
@@ -196,8 +180,11 @@ def conv2d_by_hand(fn):
         want = F.conv2d(x, w, b, stride=stride, padding=padding)
         where = (f"x {tuple(x.shape)}, w {tuple(w.shape)}, stride={stride}, "
                  f"padding={padding}")
+        args = {"x": x.clone(), "w": w.clone(), "b": b.clone()}
+        before = snapshot(**args)
         with _without_library_conv():
-            got = attempted(fn(x.clone(), w.clone(), b.clone(), stride, padding))
+            got = attempted(fn(*args.values(), stride, padding))
+        expect_unchanged(where, args, before)
         expect(torch.is_tensor(got), f"{where}: expected a tensor, got {type(got).__name__}")
         if got.shape != want.shape:
             hint = ("the output must be (B, C_out, H_out, W_out) with H_out = "
@@ -211,6 +198,13 @@ def conv2d_by_hand(fn):
             if F.conv2d(x, w, b, padding=padding).shape == got.shape and stride > 1:
                 hint = ("your output has the size of stride 1: step the window by "
                         "`stride` pixels (output pixel i reads input rows s*i ... s*i + k - 1).")
+            if padding and got.dim() == 4 and got.shape[-1] == want.shape[-1] and \
+                    got.shape[-2] == F.conv2d(x, w, b, stride=stride).shape[-2]:
+                hint = ("only the width is padded: F.pad(x, (p, p)) pads the last dimension; pad "
+                        "height and width with F.pad(x, (p, p, p, p)).")
+            if got.dim() == 4 and tuple(got.shape[-2:]) == (want.shape[-2] - 1, want.shape[-1] - 1):
+                hint = ("one output row and column short: there are (H + 2p - k) // s + 1 window "
+                        "positions, the + 1 counts the first one.")
             expect(False, f"{where}: expected shape {tuple(want.shape)}, got "
                           f"{tuple(got.shape)}", hint=hint)
         got = got.detach().to(want.dtype)
@@ -237,7 +231,7 @@ def conv2d_by_hand(fn):
                       f"{err:.3g})", hint=hint)
 
     return run_exercise("conv2d_by_hand", fn,
-                        [lambda i=i, c=c: case(i, *c) for i, c in enumerate(_CONV2D_CASES)])
+                        [lambda i=i, c=c: case(i, *c) for i, c in enumerate(_CONV2D_CASES)], quiet)
 
 
 # ---------------------------------------------------------------------------------------
@@ -258,6 +252,8 @@ _PARAM_CASES = [
     {"type": "Conv2d", "in_channels": 3, "out_channels": 8, "kernel_size": 3, "bias": True},
     {"type": "BatchNorm2d", "num_features": 64},
     {"type": "Linear", "in_features": 3136, "out_features": 1, "bias": True},
+    {"type": "Conv2d", "in_channels": 16, "out_channels": 8, "kernel_size": 3},   # no "bias": True
+    {"type": "Linear", "in_features": 10, "out_features": 4},
 ]
 
 
@@ -291,6 +287,9 @@ def _counted(spec: dict, weights=None, bias_per=None, bn_vectors=2) -> int:
 
 # Each mistake as a count of the spec, with its hint.
 _PARAM_MISTAKES = [
+    (lambda spec: _counted(spec, bias_per="none" if "bias" not in spec else "out"),
+     "a spec without a \"bias\" key has a bias (torch.nn's default is bias=True): use "
+     "spec.get(\"bias\", True)."),
     (lambda spec: _counted(spec, bias_per="none"),
      "you forgot the bias: with bias=True the layer also learns one number per output."),
     (lambda spec: _counted(spec, bias_per="always"),
@@ -311,10 +310,13 @@ _PARAM_MISTAKES = [
     (lambda spec: _counted(spec, bn_vectors=4),
      "running_mean and running_var are buffers (statistics), not parameters: the optimiser "
      "never updates them. Count gamma and beta."),
+    (lambda spec: _counted(spec, bn_vectors=4) + (spec["type"] == "BatchNorm2d"),
+     "running_mean, running_var and num_batches_tracked are buffers (statistics), not "
+     "parameters: count gamma and beta, as sum(p.numel() for p in layer.parameters()) does."),
 ]
 
 
-def count_params(fn):
+def count_params(fn, quiet: bool = False):
     """Check ``fn(spec)`` = the number of learned parameters of the layer ``spec`` describes.
 
     ``spec`` is a dict: ``{"type": "Conv2d", "in_channels": 1, "out_channels": 32,
@@ -328,7 +330,7 @@ def count_params(fn):
         spec = _PARAM_CASES[i]
         got = attempted(student(spec))
         want = reference_params(spec)
-        expect(_is_int(got), f"{spec}: expected an integer count, got {got!r}",
+        expect(is_int(got), f"{spec}: expected an integer count, got {got!r}",
                hint="parameter counts are whole numbers; return an int.")
         if int(got) != want:
             hint = _diagnose(student, cases, _PARAM_MISTAKES, i,
@@ -336,7 +338,7 @@ def count_params(fn):
                              "the layer built from this spec.")
             expect(False, f"{spec}: expected {want:,} parameters, got {int(got):,}", hint=hint)
 
-    return run_exercise("count_params", fn, [lambda i=i: case(i) for i in range(len(cases))])
+    return run_exercise("count_params", fn, [lambda i=i: case(i) for i in range(len(cases))], quiet)
 
 
 __all__ = ["conv_output_size", "conv_transpose_output_size", "conv2d_by_hand",

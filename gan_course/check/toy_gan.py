@@ -6,7 +6,8 @@
   distance threshold, not a squared one);
 - :func:`generator_field`: the arrows of G's gradient field, ``-d loss_G / d x`` per sample
   for the non-saturating loss (sign, per-sample scale, the ``1 - D(x)`` factor);
-- :func:`diagnose_runs`: name the failure of three training runs from their curves.
+- :func:`diagnose_runs`: name the failure of three training runs from their curves (the
+  figure's runs come from :func:`mystery_runs`, which hides the answer from the code).
 
 Each runs the student's function on several cases against a reference and recognises the
 typical wrong answer to give a hint aimed at it.
@@ -20,18 +21,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from gan_course.check.core import Mismatch, attempted, expect, run_exercise
-
-
-def _points(value, what: str) -> torch.Tensor:
-    """The student's answer as a float64 tensor of 2-D points (n, 2)."""
-    value = attempted(value)
-    try:
-        x = torch.as_tensor(value).detach().cpu().to(torch.float64)
-    except Exception as e:
-        raise Mismatch(f"{what}: expected a tensor of points, got {type(value).__name__} ({e})",
-                       hint="return a torch tensor of shape (n, 2)") from None
-    return x
+from gan_course.check.core import (Mismatch, as_tensor, attempted, expect, expect_restored, expect_unchanged,
+                                   module_state, run_exercise, snapshot)
 
 
 # --- 1. sampling the ring of Gaussians ---------------------------------------------------
@@ -47,19 +38,22 @@ def _angle(x: torch.Tensor) -> torch.Tensor:
     return torch.where(angle > 2 * math.pi - 1e-6, torch.zeros_like(angle), angle)
 
 
-def sample_ring(fn):
+def sample_ring(fn, quiet: bool = False):
     """``fn(n, k, radius, std) -> (n, 2)``: ``k`` equal-weight Gaussians with centers
     ``radius * (cos 2 pi j/k, sin 2 pi j/k)``, ``j = 0..k-1``, and standard deviation ``std``.
 
     The checker draws from the student's function under ``torch.manual_seed`` (the function
     may use the global generator) and tests, statistically with wide margins: the shape, the
     radius of noiseless points, that every noiseless point sits on one of the ``k`` evenly
-    spaced angles starting at 0, that each mode gets about ``n / k`` points, and that the
-    spread around the nearest center is ``std`` per coordinate.
+    spaced angles starting at 0, that each mode gets about ``n / k`` points (and not exactly
+    ``n / k``: the modes are drawn, not dealt out in turn), that the spread around the
+    nearest center is ``std`` per coordinate with independent noise per sample and
+    coordinate, and that ``torch.manual_seed`` makes the samples reproducible (the global
+    generator, not NumPy's or a private one).
     """
     def noiseless(n, k, radius):
         torch.manual_seed(0)
-        x = _points(fn(n, k, radius, 0.0), f"sample_ring({n}, {k}, {radius}, std=0)")
+        x = as_tensor(fn(n, k, radius, 0.0), f"sample_ring({n}, {k}, {radius}, std=0)")
         expect(tuple(x.shape) == (n, 2), f"sample_ring({n}, {k}, {radius}, 0): expected shape "
                f"({n}, 2), got {tuple(x.shape)}", hint="one row per sample, columns (x, y)")
         norms = x.norm(dim=1)
@@ -97,32 +91,55 @@ def sample_ring(fn):
                f"{counts.long().tolist()} are not about n/k = {n / k:.0f} each",
                hint="pick the mode of each sample uniformly: torch.randint(k, (n,)); every mode "
                     "has weight 1/k (a mode that gets no sample is not sampled at all)")
+        expect(worst > 1, f"sample_ring({n}, {k}, {radius}, 0): every mode got exactly n/k "
+               f"samples ({counts.long().tolist()})",
+               hint="the mode of each sample must be random, torch.randint(k, (n,)): "
+                    "torch.arange(n) % k deals the modes out in turn, so the first k samples "
+                    "always cover every mode, which no sample of the mixture does")
 
     def spread(n, k, radius, std):
+        label = f"sample_ring({n}, {k}, {radius}, {std})"
         torch.manual_seed(1)
-        x = _points(fn(n, k, radius, std), f"sample_ring({n}, {k}, {radius}, {std})")
-        expect(tuple(x.shape) == (n, 2), f"sample_ring({n}, {k}, {radius}, {std}): expected "
-               f"shape ({n}, 2), got {tuple(x.shape)}", hint="one row per sample, columns (x, y)")
+        x = as_tensor(fn(n, k, radius, std), label)
+        expect(tuple(x.shape) == (n, 2), f"{label}: expected shape ({n}, 2), got {tuple(x.shape)}",
+               hint="one row per sample, columns (x, y)")
         j = _nearest_angle_index(x, k).double()
         centers = radius * torch.stack([torch.cos(2 * math.pi * j / k),
                                         torch.sin(2 * math.pi * j / k)], dim=1)
-        got = float((x - centers).std())
-        if abs(got - std) <= 0.1 * std:
-            return
-        hint = "add std * torch.randn(n, 2) to each sample's center"
-        if abs(got - std ** 2) <= 0.1 * std ** 2:
-            hint = "the spread is std**2: std is a standard deviation, multiply the noise by std itself"
-        elif abs(got - math.sqrt(std)) <= 0.1 * math.sqrt(std):
-            hint = "the spread is sqrt(std): std is already the standard deviation, not a variance"
-        elif got < 0.1 * std:
-            hint = "there is (almost) no noise: add std * torch.randn(n, 2)"
-        raise Mismatch(f"sample_ring({n}, {k}, {radius}, {std}): spread around the centers should "
-                       f"be std = {std} per coordinate, got {got:.4g}", hint)
+        noise = x - centers
+        got = float(noise.std())
+        if abs(got - std) > 0.1 * std:
+            hint = "add std * torch.randn(n, 2) to each sample's center"
+            if abs(got - std ** 2) <= 0.1 * std ** 2:
+                hint = "the spread is std**2: std is a standard deviation, multiply the noise by std itself"
+            elif abs(got - math.sqrt(std)) <= 0.1 * math.sqrt(std):
+                hint = "the spread is sqrt(std): std is already the standard deviation, not a variance"
+            elif got < 0.1 * std and bool(noise.abs().max() < 0.1 * std):
+                hint = "there is (almost) no noise: add std * torch.randn(n, 2)"
+            elif bool((noise - noise[0]).abs().max() < 1e-3 * std):
+                hint = "every sample got the same offset: draw noise per sample, torch.randn(n, 2), not torch.randn(2)"
+            raise Mismatch(f"{label}: spread around the centers should be std = {std} per "
+                           f"coordinate, got {got:.4g}", hint)
+        corr = float(torch.corrcoef(noise.T)[0, 1])
+        expect(abs(corr) < 0.1, f"{label}: the noise of the two coordinates is correlated "
+               f"(correlation {corr:.2f})",
+               hint="each coordinate needs its own noise: std * torch.randn(n, 2), not "
+                    "std * torch.randn(n, 1) added to both")
+        torch.manual_seed(1)
+        again = as_tensor(fn(n, k, radius, std), label)
+        torch.manual_seed(2)
+        other = as_tensor(fn(n, k, radius, std), label)
+        expect(torch.equal(again, x) and not torch.equal(other, x),
+               f"{label}: torch.manual_seed(1) did not reproduce the samples" if not torch.equal(again, x)
+               else f"{label}: torch.manual_seed(1) and torch.manual_seed(2) gave the same samples",
+               hint="draw with torch's global generator (torch.randint, torch.randn without a "
+                    "generator= argument): NumPy's random numbers, Python's random module or a "
+                    "private torch.Generator() ignore torch.manual_seed")
 
     cases = [lambda: noiseless(4000, 8, 2.0), lambda: noiseless(3000, 5, 1.0),
              lambda: noiseless(3000, 12, 3.0), lambda: spread(8000, 8, 2.0, 0.05),
              lambda: spread(8000, 6, 1.5, 0.2)]
-    return run_exercise("sample_ring", fn, cases)
+    return run_exercise("sample_ring", fn, cases, quiet)
 
 
 # --- 2. counting covered modes -------------------------------------------------------------
@@ -163,13 +180,18 @@ def _count_cases() -> list[tuple[str, torch.Tensor, torch.Tensor, float, int]]:
                    around(grid[0], 6, 0.3), around(grid[8], 6, 0.3)])
     # 4) no sample near any mode
     d = torch.tensor([[0.0, 0.0], [0.1, -0.2], [5.0, 5.0]], dtype=torch.float64)
+    # 5) centers 1 apart with radius 0.8: the points at 0.3 lie within the radius of two
+    #    centers but hit only their nearest one
+    near = torch.tensor([[0.0, 0.0], [1.0, 0.0], [4.0, 0.0]], dtype=torch.float64)
+    e = torch.tensor([[0.3, 0.0]] * 3 + [[3.9, 0.0]] * 2, dtype=torch.float64)
     return [("ring of 8, radius 0.15, 3 modes hit plus stray points", a, ring, 0.15, 1),
             ("ring of 8, radius 0.15, min_hits = 5", b, ring, 0.15, 5),
             ("3 x 3 grid, radius 1.8", c, grid, 1.8, 1),
-            ("no sample near a mode", d, ring, 0.15, 1)]
+            ("no sample near a mode", d, ring, 0.15, 1),
+            ("centers 1 apart, radius 0.8: points within reach of two centers", e, near, 0.8, 1)]
 
 
-def count_modes(fn):
+def count_modes(fn, quiet: bool = False):
     """``fn(samples, centers, radius, min_hits=1) -> int``: how many modes are *covered*.
 
     A sample hits the mode whose center is nearest to it when it lies within ``radius``
@@ -177,7 +199,9 @@ def count_modes(fn):
     least ``min_hits`` hits. The answer counts modes, at most ``len(centers)``.
     """
     def case(label, samples, centers, radius, min_hits):
-        got = attempted(fn(samples.clone(), centers.clone(), radius, min_hits))
+        args = {"samples": samples.clone(), "centers": centers.clone()}
+        before = snapshot(**args)
+        got = attempted(fn(*args.values(), radius, min_hits))
         try:
             got = int(torch.as_tensor(got).item())
         except Exception:
@@ -185,6 +209,7 @@ def count_modes(fn):
                            hint="return a count of modes, e.g. int((counts >= min_hits).sum())") from None
         want = _count_modes(samples, centers, radius, min_hits)
         if got == want:
+            expect_unchanged(label, args, before)
             return
         d = torch.cdist(samples, centers)
         dist, idx = d.min(dim=1)
@@ -203,11 +228,17 @@ def count_modes(fn):
                     "samples within `radius` are hits")
         elif got == int((hits > min_hits).sum()):
             hint = "a mode with exactly min_hits hits is covered: use >=, not >"
+        elif min_hits > 1 and got == _count_modes(samples, centers, radius, 1):
+            hint = "min_hits is ignored: a mode is covered only with at least min_hits hits"
+        elif got == int(((d <= radius).sum(0) >= min_hits).sum()):
+            hint = ("a sample hits only its NEAREST center: find it first (.min(dim=1)), then test "
+                    "that distance against radius; counting every center within reach counts a "
+                    "sample twice where two modes are close")
         elif got > len(centers):
             hint = f"there are only {len(centers)} modes: count modes, not samples"
         raise Mismatch(f"{label}: expected {want} covered modes, got {got}", hint)
 
-    return run_exercise("count_modes", fn, [lambda c=c: case(*c) for c in _count_cases()])
+    return run_exercise("count_modes", fn, [lambda c=c: case(*c) for c in _count_cases()], quiet)
 
 
 # --- 3. the generator's gradient field -----------------------------------------------------
@@ -225,11 +256,13 @@ def _field_reference(D: nn.Module, x: torch.Tensor) -> torch.Tensor:
     return -grad
 
 
-def generator_field(fn):
+def generator_field(fn, quiet: bool = False):
     """``fn(D, x) -> (n, 2)``: the arrow at each point ``x_i`` of G's gradient field for the
     non-saturating loss, ``v_i = -d/dx_i [-log D(x_i)]`` with ``D(x) = sigmoid(logit)``:
     the direction (and size) in which G's update moves a generated point. Each arrow is the
-    point's own gradient (not divided by the batch size).
+    point's own gradient (not divided by the batch size). D and ``x`` must be left as they
+    were: D's weights, mode, ``requires_grad`` and ``.grad`` (``torch.autograd.grad`` leaves
+    them alone, ``backward()`` does not), ``x``'s values, ``requires_grad`` and ``.grad``.
     """
     gen = torch.Generator().manual_seed(5)
     xs = [2.5 * torch.randn(7, 2, generator=gen, dtype=torch.float64),
@@ -239,11 +272,15 @@ def generator_field(fn):
         label = f"case {i}: D = a small random MLP, {len(x)} points"
         params = [p.detach().clone() for p in D.parameters()]
         x_in = x.clone()
-        got = _points(fn(D, x_in), label)
-        expect(torch.equal(x_in, x), f"{label}: your function changed x in place",
-               hint="work on x.detach().clone().requires_grad_(True), not on x itself")
+        d_before, x_before = module_state(D), snapshot(x=x_in)
+        got = as_tensor(fn(D, x_in), label)
+        expect_unchanged(label, {"x": x_in}, x_before)
         expect(all(torch.equal(p, q) for p, q in zip(D.parameters(), params)),
                f"{label}: D's weights changed", hint="only differentiate; never step an optimiser here")
+        expect_restored(label, "D", D, d_before, grads=True,
+                        grad_hint="loss.backward() wrote D's gradients into its .grad, where D's next "
+                                  "optimiser step would find them; torch.autograd.grad(loss, x) returns "
+                                  "the gradient with respect to x and touches no .grad")
         want = _field_reference(D, x)
         expect(tuple(got.shape) == tuple(want.shape), f"{label}: expected shape "
                f"{tuple(want.shape)}, got {tuple(got.shape)}", hint="one 2-D arrow per point")
@@ -268,20 +305,23 @@ def generator_field(fn):
         elif torch.allclose(got, p * grad_logit, atol=1e-6, rtol=1e-5):
             hint = ("that is the saturating loss log(1 - D(x)) (factor D(x)); the non-saturating "
                     "-log D(x) gives the factor 1 - D(x)")
+        elif torch.allclose(got, want / want.norm(dim=1, keepdim=True), atol=1e-6, rtol=1e-5):
+            hint = ("the arrows are normalised to length 1; their length is part of the answer "
+                    "(how hard G is pushed there): return the gradient itself")
         raise Mismatch(f"{label}: arrows differ from the reference by up to "
                        f"{float((got - want).abs().max()):.3g}", hint)
 
     # each case builds its D from a seed inside run_exercise, which keeps the global stream
     return run_exercise("generator_field", fn, [lambda i=i, seed=seed, x=x: case(i, _field_D(seed), x)
                                                  for i, (seed, x) in enumerate(
-                                                     [(0, xs[0]), (1, xs[0]), (0, xs[1])], 1)])
+                                                     [(0, xs[0]), (1, xs[0]), (0, xs[1])], 1)], quiet)
 
 
 # --- 4. diagnose three runs from their curves ---------------------------------------------
 
 DIAGNOSES = ("healthy", "mode collapse", "saturating stall")
 
-# The runs A, B, C drawn in notebook 04's exercise figure (its section order, reshuffled).
+# The runs A, B, C drawn in notebook 04's exercise figure (mystery_runs puts them there).
 _RUN_ANSWERS = {"A": "mode collapse", "B": "saturating stall", "C": "healthy"}
 
 # What each diagnosis looks like in the curves: the hint when a run is given that label.
@@ -297,9 +337,23 @@ _SIGNATURE = {
 }
 
 
-def diagnose_runs(fn):
+def mystery_runs(runs: dict) -> dict:
+    """The runs of notebook 04's exercise figure under the letters A, B, C.
+
+    ``runs`` maps each diagnosis of :data:`DIAGNOSES` to its run; the letters it returns
+    hide which is which (so the cell that draws the figure does not show the answer), and
+    :func:`diagnose_runs` knows the assignment.
+    """
+    if set(runs) != set(DIAGNOSES):
+        raise ValueError(f"mystery_runs needs exactly one run for each of {', '.join(map(repr, DIAGNOSES))}; "
+                         f"got {', '.join(map(repr, runs)) or 'none'}")
+    return {letter: runs[diagnosis] for letter, diagnosis in sorted(_RUN_ANSWERS.items())}
+
+
+def diagnose_runs(fn, quiet: bool = False):
     """``fn() -> {"A": ..., "B": ..., "C": ...}``, each one of :data:`DIAGNOSES`: what went
-    wrong in each of the three runs of notebook 04's exercise figure."""
+    wrong in each of the three runs of notebook 04's exercise figure (built by
+    :func:`mystery_runs`). Case and surrounding spaces do not matter."""
     def case():
         got = attempted(fn())
         expect(isinstance(got, dict), f"expected a dict like {{'A': 'healthy', ...}}, got "
@@ -319,4 +373,4 @@ def diagnose_runs(fn):
             raise Mismatch(f"run {run} is not {answer!r} ({len(wrong)} of 3 runs misread)",
                            hint=_SIGNATURE[answer])
 
-    return run_exercise("diagnose_runs", fn, [case])
+    return run_exercise("diagnose_runs", fn, [case], quiet)

@@ -6,17 +6,20 @@ wrong, recognises the typical mistake that produced it:
 
 - :func:`scale_images`: uint8 pixels 0..255 to float ``x / 127.5 - 1`` in [-1, 1], because G
   ends in tanh. Typical mistakes: ``x / 255`` ([0, 1], the source material's mistake),
-  ``x / 127.5`` ([0, 2]), ink and background swapped, integer division.
+  ``x / 127.5`` ([0, 2]), ink and background swapped, integer division, uint8 arithmetic
+  that wraps around, standardising with a mean and std.
 - :func:`d_loss_from_logits`: ``BCE(l_real, 1) + BCE(l_fake, 0)``
-  ``= mean softplus(-l_real) + mean softplus(l_fake)``. Typical mistakes: labels swapped,
-  the real-data term missing, the mean of raw logits, the sign, one mean over both batches,
-  ``log(sigmoid(l))`` that overflows.
+  ``= mean softplus(-l_real) + mean softplus(l_fake)``, checked by ``core.d_loss_cases``
+  (float32 batches of different sizes, logits up to ±300) and named by
+  ``core.D_LOSS_MISTAKES``, the list every D-loss checker shares.
 - :func:`d_step_by_hand`: one update of D with ``G(z).detach()``. Typical mistakes: no
-  ``detach()`` (G receives gradients), no ``zero_grad()`` (stale gradients are added), no
-  ``opt_d.step()``, swapped labels.
+  ``detach()`` (G receives gradients), no ``zero_grad()`` (stale gradients are added) or a
+  ``zero_grad()`` after ``backward()``, no ``opt_d.step()``, swapped labels, G left in eval
+  mode or frozen, fresh noise instead of the given ``z``, the loss of the updated D.
 - :func:`g_step_by_hand`: one update of G with the non-saturating ``-mean log D(G(z))``.
   Typical mistakes: the saturating form, the fake label 0, a detached ``x_fake`` (G gets no
-  gradient), no ``zero_grad()``.
+  gradient), no ``zero_grad()``, D left frozen or in eval mode (``core.G_LOSS_MISTAKES``
+  names the wrong losses).
 
 The step checkers use tiny course models (``MLPGenerator``/``MLPDiscriminator`` on 4-pixel
 "images") built from a seed; ``run_exercise`` runs every case inside ``torch.random.fork_rng``,
@@ -26,13 +29,14 @@ so checking never changes the notebook's random stream.
 from __future__ import annotations
 
 import copy
-import math
 
 import torch
 import torch.nn.functional as F
 
-from gan_course.check.core import Mismatch, attempted, expect, run_exercise
-from gan_course.losses import d_loss_bce, g_loss_nonsaturating, g_loss_saturating
+from gan_course.check.core import (GlobalRNGWatch, Mismatch, as_number, attempted, d_loss_cases, diagnose_loss,
+                                   expect, expect_restored, expect_unchanged, fmt, module_state, run_exercise,
+                                   snapshot)
+from gan_course.losses import d_loss_bce, g_loss_nonsaturating
 from gan_course.models import MLPDiscriminator, MLPGenerator
 from gan_course.training import TrainConfig, d_step, g_step
 
@@ -41,28 +45,8 @@ from gan_course.training import TrainConfig, d_step, g_step
 # helpers
 # ---------------------------------------------------------------------------------------
 
-def _fmt(t: torch.Tensor, n: int = 4) -> str:
-    flat = torch.as_tensor(t).detach().double().flatten()[:n].tolist()
-    more = ", ..." if torch.as_tensor(t).numel() > n else ""
-    return "[" + ", ".join(f"{v:.4g}" for v in flat) + more + "]"
-
-
-def _scalar(value, name: str) -> float:
-    """A loss the student returned (0-d tensor, 1-element tensor or number) as a float."""
-    attempted(value)
-    if isinstance(value, torch.Tensor):
-        expect(value.numel() == 1, f"{name} has shape {tuple(value.shape)}, expected one number",
-               hint="average over the batch (.mean()), so the loss is a scalar")
-        return float(value.detach().reshape(()))
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        raise Mismatch(f"{name} should be a number or a 0-d tensor, got {type(value).__name__}",
-                       hint="return the loss tensor") from None
-
-
 def _near(a: float, b: float, tol: float = 1e-5) -> bool:
-    return math.isfinite(a) and abs(a - b) <= tol * (1 + abs(b))
+    return abs(a - b) <= tol * (1 + abs(b))  # False for nan and inf
 
 
 def _params(model) -> list[torch.Tensor]:
@@ -73,14 +57,15 @@ def _same(a: list[torch.Tensor], b: list[torch.Tensor], atol: float = 1e-6) -> b
     return all(torch.allclose(x, y, rtol=1e-5, atol=atol) for x, y in zip(a, b))
 
 
-def _tiny_gan(seed: int):
-    """A 3 -> 5 -> 4 tanh generator and a 4 -> 6 -> 1 discriminator, a real batch and noise."""
+def _tiny_gan(seed: int, n_real: int = 9, n_fake: int = 6):
+    """A 3 -> 5 -> 4 tanh generator and a 4 -> 6 -> 1 discriminator, a real batch and noise
+    (the two batches differ in size, as they may at the end of an epoch)."""
     torch.manual_seed(seed)  # called inside run_exercise's cases, which fork the global stream
     G = MLPGenerator(latent_dim=3, hidden=(5,), out_shape=(4,), out_activation="tanh")
     D = MLPDiscriminator(in_shape=(4,), hidden=(6,))
     g = torch.Generator().manual_seed(seed + 1000)
-    x_real = torch.rand(8, 4, generator=g) * 2 - 1
-    z = torch.randn(8, 3, generator=g)
+    x_real = torch.rand(n_real, 4, generator=g) * 2 - 1
+    z = torch.randn(n_fake, 3, generator=g)
     return G, D, x_real, z
 
 
@@ -110,6 +95,10 @@ def _step_with(model, opt_kind: str, loss_fn, stale: bool) -> list[torch.Tensor]
     return _params(m)
 
 
+_RNG_HINT = ("your function drew new random numbers (torch.randn, torch.rand, ...): make the fakes "
+             "from the z you are given, so that D and G see the same batch the loop chose")
+
+
 # ---------------------------------------------------------------------------------------
 # 1. scaling MNIST pixels to [-1, 1]
 # ---------------------------------------------------------------------------------------
@@ -130,7 +119,9 @@ def scale_images(fn, quiet: bool = False):
 
     def case(label, x):
         original = x.clone()
-        out = attempted(fn(x.clone()))
+        x_in = x.clone()
+        before = snapshot(x_uint8=x_in)
+        out = attempted(fn(x_in))
         expect(isinstance(out, torch.Tensor),
                f"{label}: expected a torch.Tensor, got {type(out).__name__}",
                hint="work with torch operations on the tensor: x.float() / 127.5 - 1")
@@ -143,6 +134,7 @@ def scale_images(fn, quiet: bool = False):
         want = original.double() / 127.5 - 1
         got = out.detach().double()
         if torch.allclose(got, want, atol=1e-5):
+            expect_unchanged(label, {"x_uint8": x_in}, before)
             return
         o = original.double()
         hint = "the map is x / 127.5 - 1: 0 (background) -> -1 and 255 (ink) -> +1"
@@ -157,8 +149,18 @@ def scale_images(fn, quiet: bool = False):
                     "become -1 (like data.to_uint8's inverse)")
         elif torch.allclose(got, torch.div(o, 127.5, rounding_mode="floor") - 1, atol=1e-5):
             hint = "integer division drops the fractions: convert to float before dividing"
-        raise Mismatch(f"{label}: expected {_fmt(want.flatten()[[0, -1]])} at the first and last "
-                       f"pixel, got {_fmt(got.flatten()[[0, -1]])}", hint)
+        elif torch.allclose(got, (2 * o) % 256 / 255 - 1, atol=1e-5):
+            hint = ("2 * x overflowed: uint8 arithmetic wraps around above 255 (2 * 200 = 144). "
+                    "Convert to float first: x.float() / 127.5 - 1")
+        elif torch.allclose(got, o / 128 - 1, atol=1e-5) or torch.allclose(got, (o - 128) / 128, atol=1e-5):
+            hint = "divide by 127.5 = 255 / 2, not 128: 255 must land exactly on +1"
+        elif abs(float(got.mean())) < 1e-3 and abs(float(got.std()) - 1) < 1e-2 or \
+                torch.allclose(got, (o / 255 - 0.1307) / 0.3081, atol=1e-4):
+            hint = ("that standardises the pixels (mean 0, std 1, as torchvision's Normalize does "
+                    "for classifiers): the values leave [-1, 1], while G's tanh output fills "
+                    "exactly [-1, 1]. Use x / 127.5 - 1")
+        raise Mismatch(f"{label}: expected {fmt(want.flatten()[[0, -1]])} at the first and last "
+                       f"pixel, got {fmt(got.flatten()[[0, -1]])}", hint)
 
     return run_exercise("scale_images", fn, [lambda c=c: case(*c) for c in cases], quiet)
 
@@ -173,60 +175,10 @@ def d_loss_from_logits(fn, quiet: bool = False):
         loss_d = BCE(l_real, 1) + BCE(l_fake, 0)
                = mean_i softplus(-l_real_i) + mean_j softplus(l_fake_j)
 
-    (``losses.d_loss_bce``), finite for extreme logits, with gradients to both batches.
+    (``losses.d_loss_bce``), finite for logits of ±300 in float32, with gradients to both
+    batches, on batches of different sizes (``core.d_loss_cases``).
     """
-    cases = [
-        ("l_real = [2, 1], l_fake = [-1, 0.5]", [2.0, 1.0], [-1.0, 0.5]),
-        ("5 real logits, 3 fake logits", [0.3, -0.2, 1.5, 2.5, -1.0], [-2.0, 0.1, 1.2]),
-        ("a very confident D: l_real = [120, 40], l_fake = [-90, -300]", [120.0, 40.0], [-90.0, -300.0]),
-        ("a D fooled badly: l_real = [-60, -3], l_fake = [80, 2]", [-60.0, -3.0], [80.0, 2.0]),
-    ]
-
-    def case(label, real, fake):
-        lr_ = torch.tensor(real, dtype=torch.float64, requires_grad=True)
-        lf = torch.tensor(fake, dtype=torch.float64, requires_grad=True)
-        out = fn(lr_, lf)
-        got = _scalar(out, "loss_d")
-        r, f = lr_.detach(), lf.detach()
-        want = float(d_loss_bce(r, f))
-        if not _near(got, want):
-            sp = F.softplus
-            hint = ("loss_d = BCE(l_real, 1) + BCE(l_fake, 0) = mean softplus(-l_real) + "
-                    "mean softplus(l_fake); F.binary_cross_entropy_with_logits does both")
-            if not math.isfinite(got):
-                hint = ("the loss is not finite: log(sigmoid(l)) overflows for extreme logits. Use "
-                        "F.binary_cross_entropy_with_logits (or F.softplus / F.logsigmoid)")
-            elif _near(got, float(sp(r).mean() + sp(-f).mean())):
-                hint = ("labels swapped: real images get the target 1 and fakes 0 "
-                        "(the source material labelled them the other way)")
-            elif _near(got, float(sp(f).mean())):
-                hint = "the real-data term BCE(l_real, 1) is missing: D must also learn to accept real images"
-            elif _near(got, float(sp(-r).mean())):
-                hint = "the fake-data term BCE(l_fake, 0) is missing: D must also learn to reject fakes"
-            elif _near(got, float(-r.mean() + f.mean())) or _near(got, float(r.mean() - f.mean())):
-                hint = ("that is a mean of raw logits (a WGAN critic's loss); a D with one logit "
-                        "and real = 1, fake = 0 uses the binary cross-entropy of sigmoid(l)")
-            elif _near(got, -want):
-                hint = "sign flipped: D *minimises* the BCE, -mean log D(x) - mean log(1 - D(G(z)))"
-            elif _near(got, float(torch.cat([sp(-r), sp(f)]).mean())) or _near(got, want / 2):
-                hint = ("the course's loss_d is the *sum* of the two batch means (= -V(D, G) on the "
-                        "batch), not one mean over both batches or their average")
-            elif _near(got, float(sp(-r).sum() + sp(f).sum())):
-                hint = "that is a sum over samples: take the mean of each batch"
-            raise Mismatch(f"{label}: expected {want:.6f}, got {got:.6f}", hint)
-        expect(isinstance(out, torch.Tensor) and out.requires_grad,
-               f"{label}: the loss is not connected to the logits (no gradient)",
-               hint="compute it with torch operations; no .item(), .detach() or NumPy")
-        grad_r, grad_f = torch.autograd.grad(out.sum(), (lr_, lf), allow_unused=True)
-        want_r = (torch.sigmoid(r) - 1) / len(r)  # d/dl softplus(-l) / N
-        want_f = torch.sigmoid(f) / len(f)
-        for name, g, w in (("real", grad_r, want_r), ("fake", grad_f, want_f)):
-            expect(g is not None and torch.allclose(g, w, rtol=1e-5, atol=1e-9),
-                   f"{label}: gradient with respect to the {name} logits "
-                   f"{_fmt(g) if g is not None else 'None'}, expected {_fmt(w)}",
-                   hint="build the loss from the logits with torch operations only")
-
-    return run_exercise("d_loss_from_logits", fn, [lambda c=c: case(*c) for c in cases], quiet)
+    return run_exercise("d_loss_from_logits", fn, d_loss_cases(fn), quiet)
 
 
 # ---------------------------------------------------------------------------------------
@@ -251,9 +203,10 @@ def d_step_by_hand(fn, quiet: bool = False):
         loss_d = BCE(D(x_real), 1) + BCE(D(x_fake), 0)
         opt_d.zero_grad(); loss_d.backward(); opt_d.step()
 
-    Checked: the returned loss, D's weights after the step (against ``d_step`` on copies),
-    G's weights unchanged and G's ``.grad`` still ``None``. D starts each case with stale
-    gradients left on it, as after an earlier step.
+    Checked: the returned loss (of D before the step), D's weights after the step (against
+    ``d_step`` on copies), G's weights unchanged, G's ``.grad`` still ``None``, G in the mode
+    and with the ``requires_grad`` flags it had. D starts each case with stale gradients left
+    on it, as after an earlier step; the real batch (9) and the fakes (6) differ in size.
     """
     cases = [("SGD, seed 0", 0, "sgd"), ("SGD, seed 1", 1, "sgd"), ("Adam(2e-4, betas=(0.5, 0.999)), seed 2", 2, "adam")]
 
@@ -263,11 +216,14 @@ def d_step_by_hand(fn, quiet: bool = False):
         opt_ref = _make_opt(opt_kind, D_ref.parameters())
         ref = d_step(G_ref, D_ref, opt_ref, x_real, z, TrainConfig())
         want_loss, want_D = float(ref["loss_d"]), _params(D_ref)
-        g_before = _params(G)
+        g_before, g_state = _params(G), module_state(G)
         _fill_stale(D)
         D_start = copy.deepcopy(D)
         opt_d = _make_opt(opt_kind, D.parameters())
-        got = _scalar(fn(G, D, opt_d, x_real.clone(), z.clone()), "loss_d")
+        args = {"x_real": x_real.clone(), "z": z.clone()}
+        before = snapshot(**args)
+        with GlobalRNGWatch() as rng:
+            got = as_number(fn(G, D, opt_d, *args.values()), "loss_d")
         g_grads = [p.grad for p in G.parameters() if p.grad is not None and bool(p.grad.abs().sum() > 0)]
         expect(not g_grads, f"{label}: G's parameters received gradients in D's step",
                hint="detach the fakes: x_fake = G(z).detach() (or make them under torch.no_grad()). "
@@ -275,12 +231,20 @@ def d_step_by_hand(fn, quiet: bool = False):
                     "that helps D: wasted work, and a bug as soon as anything steps G with them")
         expect(_same(_params(G), g_before), f"{label}: G's weights changed in D's step",
                hint="D's step updates D only; do not step G's optimiser here")
+        expect_restored(label, "G", G, g_state)
+        expect_unchanged(label, args, before)
         if not _near(got, want_loss):
             with torch.no_grad():
-                swapped = float(_d_loss_on(G, z, x_real, swap=True)(D_start))
-            hint = "loss_d = BCE(D(x_real), 1) + BCE(D(G(z).detach()), 0), computed before the step"
-            if _near(got, swapped):
-                hint = "labels swapped: real = 1, fake = 0"
+                x_fake = G(z)
+                start_r, start_f = D_start(x_real), D_start(x_fake)
+                after = float(d_loss_bce(D(x_real), D(x_fake)))
+            hint = diagnose_loss("d", got, start_r, start_f, "loss_d = BCE(D(x_real), 1) + "
+                                 "BCE(D(G(z).detach()), 0), computed before the step")
+            if rng.used:
+                hint = _RNG_HINT
+            elif _near(got, after):
+                hint = ("that is the loss of the UPDATED D: return the loss_d you computed and "
+                        "stepped on (the one before opt_d.step()), as training.d_step does")
             raise Mismatch(f"{label}: loss_d = {got:.6f}, expected {want_loss:.6f}", hint)
         now = _params(D)
         if _same(now, want_D):
@@ -288,13 +252,17 @@ def d_step_by_hand(fn, quiet: bool = False):
         hint = "after loss_d.backward(), call opt_d.step() once"
         if _same(now, _params(D_start)):
             hint = "D's weights did not change: call opt_d.step() after loss_d.backward()"
+            if all(p.grad is None or not bool(p.grad.abs().sum()) for p in D.parameters()):
+                hint = ("D's weights did not change and its gradients are empty: zero_grad() after "
+                        "backward() wipes them before step() can use them. Order: "
+                        "opt_d.zero_grad(); loss_d.backward(); opt_d.step()")
         elif _same(now, _step_with(D_start, opt_kind, _d_loss_on(G, z, x_real), stale=True)):
             hint = ("the gradients of an earlier step were added to this one: call opt_d.zero_grad() "
                     "before loss_d.backward() (PyTorch accumulates .grad)")
         elif _same(now, _step_with(D_start, opt_kind, _d_loss_on(G, z, x_real, swap=True), stale=False)):
             hint = "D stepped on the loss with swapped labels: real = 1, fake = 0"
         raise Mismatch(f"{label}: D's weights after the step differ from training.d_step's "
-                       f"(first weights {_fmt(now[0])}, expected {_fmt(want_D[0])})", hint)
+                       f"(first weights {fmt(now[0])}, expected {fmt(want_D[0])})", hint)
 
     return run_exercise("d_step_by_hand", fn, [lambda c=c: case(*c) for c in cases], quiet)
 
@@ -310,8 +278,10 @@ def g_step_by_hand(fn, quiet: bool = False):
         loss_g = BCE(D(x_fake), 1) = -mean log D(G(z))   # non-saturating
         opt_g.zero_grad(); loss_g.backward(); opt_g.step()
 
-    Checked: the returned loss, G's weights after the step (against ``g_step`` on copies)
-    and D's weights unchanged. G starts each case with stale gradients left on it.
+    Checked: the returned loss, G's weights after the step (against ``g_step`` on copies),
+    D's weights unchanged and D left in its mode with its ``requires_grad`` flags (freezing
+    D for the step, as ``g_step`` does, is fine if it is unfrozen again). G starts each case
+    with stale gradients left on it.
     """
     cases = [("SGD, seed 0", 0, "sgd"), ("SGD, seed 1", 1, "sgd"), ("Adam(2e-4, betas=(0.5, 0.999)), seed 2", 2, "adam")]
 
@@ -320,25 +290,29 @@ def g_step_by_hand(fn, quiet: bool = False):
         G_ref, D_ref = copy.deepcopy(G), copy.deepcopy(D)
         ref = g_step(G_ref, D_ref, _make_opt(opt_kind, G_ref.parameters()), z, TrainConfig())
         want_loss, want_G = float(ref["loss_g"]), _params(G_ref)
-        d_before = _params(D)
+        d_before, d_state = _params(D), module_state(D)
         _fill_stale(G)
         G_start = copy.deepcopy(G)
         opt_g = _make_opt(opt_kind, G.parameters())
-        got = _scalar(fn(G, D, opt_g, z.clone()), "loss_g")
+        args = {"z": z.clone()}
+        before = snapshot(**args)
+        with GlobalRNGWatch() as rng:
+            got = as_number(fn(G, D, opt_g, *args.values()), "loss_g")
         expect(_same(_params(D), d_before), f"{label}: D's weights changed in G's step",
                hint="G's step updates G only: step opt_g, never D's optimiser, here")
+        expect_restored(label, "D", D, d_state)
+        expect_unchanged(label, args, before)
         if not _near(got, want_loss):
             with torch.no_grad():
                 l = D(G_start(z))
-            hint = "loss_g = BCE(D(G(z)), 1) = -mean log D(G(z)) (the non-saturating loss)"
-            if _near(got, float(g_loss_saturating(l))):
-                hint = ("that is the saturating form mean log(1 - D(G(z))); its gradient vanishes "
-                        "when D rejects the fakes. Use -mean log D(G(z)) = BCE(D(G(z)), 1)")
-            elif _near(got, float(-g_loss_saturating(l))):  # BCE(l, 0)
-                hint = ("that is BCE(D(G(z)), 0), D's target for fakes: G wants D to call its "
-                        "images real, target 1")
-            elif _near(got, float(-g_loss_nonsaturating(l))):
-                hint = "sign flipped: G *minimises* -mean log D(G(z))"
+                after = float(g_loss_nonsaturating(D(G(z))))
+            hint = diagnose_loss("g", got, None, l, "loss_g = BCE(D(G(z)), 1) = -mean log D(G(z)) "
+                                 "(the non-saturating loss)")
+            if rng.used:
+                hint = _RNG_HINT
+            elif _near(got, after):
+                hint = ("that is the loss after G's update: return the loss_g you computed and "
+                        "stepped on, as training.g_step does")
             raise Mismatch(f"{label}: loss_g = {got:.6f}, expected {want_loss:.6f}", hint)
         now = _params(G)
         if _same(now, want_G):
@@ -350,14 +324,14 @@ def g_step_by_hand(fn, quiet: bool = False):
                     "torch.no_grad()), so no gradient reached G. In G's step keep the graph: "
                     "x_fake = G(z)")
         elif _same(now, _params(G_start)):
-            hint = ("G's weights did not change: no gradient reached G (x_fake detached?) or "
-                    "opt_g.step() is missing")
+            hint = ("G's weights did not change: no gradient reached G (x_fake detached?), "
+                    "opt_g.step() is missing, or zero_grad() runs after backward()")
         elif _same(now, _step_with(G_start, opt_kind, lambda G_: g_loss_nonsaturating(D(G_(z))),
                                    stale=True)):
             hint = ("the gradients of an earlier step were added to this one: call opt_g.zero_grad() "
                     "before loss_g.backward()")
         raise Mismatch(f"{label}: G's weights after the step differ from training.g_step's "
-                       f"(first weights {_fmt(now[0])}, expected {_fmt(want_G[0])})", hint)
+                       f"(first weights {fmt(now[0])}, expected {fmt(want_G[0])})", hint)
 
     return run_exercise("g_step_by_hand", fn, [lambda c=c: case(*c) for c in cases], quiet)
 
