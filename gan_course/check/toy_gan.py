@@ -21,6 +21,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from gan_course import losses
 from gan_course.check.core import (Mismatch, as_tensor, attempted, expect, expect_restored, expect_unchanged,
                                    module_state, run_exercise, snapshot)
 
@@ -251,9 +252,7 @@ def _field_D(seed: int) -> nn.Module:
 
 def _field_reference(D: nn.Module, x: torch.Tensor) -> torch.Tensor:
     """``v_i = -d/dx_i softplus(-D(x_i)) = (1 - sigmoid(l_i)) * grad_x l_i`` per point."""
-    x = x.clone().requires_grad_(True)
-    (grad,) = torch.autograd.grad(F.softplus(-D(x)).sum(), x)
-    return -grad
+    return losses.generator_field(D, x, "nonsaturating")
 
 
 def generator_field(fn, quiet: bool = False):
