@@ -19,7 +19,6 @@ import math
 
 import torch
 from torch import nn
-from torch.nn import functional as F
 
 from gan_course import losses
 from gan_course.check.core import (Mismatch, as_tensor, attempted, expect, expect_restored, expect_unchanged,
