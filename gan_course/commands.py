@@ -120,13 +120,19 @@ def _config(args) -> TrainConfig:
 
 # ------------------------------------------------------------------------------ train
 
-def train_command(args) -> int:
-    """``python -m gan_course train ARCH --out DIR [--steps N | --minutes M] [flags]``."""
+def _user_errors_in_one_line(command, args) -> int:
+    """Run a command; a user error is one line on stderr and exit status 2, not a traceback."""
     try:
-        return _train(args)
+        return command(args)
     except USER_ERRORS as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+
+
+def train_command(args) -> int:
+    """``python -m gan_course train ARCH --out DIR [--steps N | --minutes M] [flags]``."""
+    try:
+        return _user_errors_in_one_line(_train, args)
     finally:
         distributed.shutdown()
 
@@ -179,11 +185,7 @@ def _train(args) -> int:
 
 def sample_command(args) -> int:
     """``python -m gan_course sample CKPT -n N -o out.npz [--digit D]``: key ``x`` uint8 (N, 28, 28)."""
-    try:
-        return _sample(args)
-    except USER_ERRORS as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    return _user_errors_in_one_line(_sample, args)
 
 
 def _sample(args) -> int:
