@@ -18,8 +18,15 @@ help:
 	@echo "make bench      print training speed and time-to-quality numbers"
 	@echo "make doctor     check this machine: versions, device, data, widgets"
 
-$(STAMP): requirements.txt pyproject.toml
+# torch first, in the build that suits this machine (the script prints which it installed):
+# on Linux without an NVIDIA GPU the CPU-only build from PyTorch's own index (else, when that
+# index cannot be reached, the plain pin); otherwise the plain pin, which on Linux is the CUDA
+# build. Choose yourself with TORCH_INDEX=cpu, pypi or an index URL (on a fresh .venv).
+TORCH_INDEX ?=
+
+$(STAMP): requirements.txt pyproject.toml scripts/install_torch.py
 	$(PYTHON) -m venv $(VENV)
+	$(PY) scripts/install_torch.py $(if $(TORCH_INDEX),--index $(TORCH_INDEX))
 	$(PY) -m pip install --upgrade-strategy only-if-needed -r requirements.txt
 	$(PY) -m pip install --no-deps -e .
 	touch $(STAMP)
