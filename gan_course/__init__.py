@@ -16,6 +16,7 @@ One idea per module:
 - ``live``      the live training dashboard hook
 - ``widgets``   the notebooks' interactive widgets
 - ``check``     self-checking exercises
+- ``grading``   ``python -m gan_course grade``: run students' notebooks, collect the verdicts
 - ``cli``       ``python -m gan_course ...``
 """
 

@@ -241,7 +241,6 @@ class Graded:
 def _kernel_env() -> dict[str, str]:
     env = dict(os.environ)
     env["GAN_COURSE_QUICK"] = "1"
-    env["MPLBACKEND"] = "Agg"                    # nothing is shown; drawing PNGs only costs time
     env["PYDEVD_DISABLE_FILE_VALIDATION"] = "1"  # no debugger warning on stderr
     return env
 

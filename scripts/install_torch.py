@@ -2,9 +2,9 @@
 `make install` runs before the rest of requirements.txt.
 
 - Linux without an NVIDIA GPU: the CPU-only build from PyTorch's own wheel index
-  (https://download.pytorch.org/whl/cpu, about 200 MB instead of several GB of CUDA
-  libraries). If that index cannot be reached, the plain pin from the Python package index,
-  which on Linux x86_64 is the CUDA build: it works on a CPU too, it is only bigger.
+  https://download.pytorch.org/whl/cpu (its 2.13.0 wheel is 192 MB, against several GB of
+  CUDA libraries). If that index cannot be reached, the plain pin from the Python package
+  index, which on Linux x86_64 is the CUDA build: it works on a CPU too, it is only bigger.
 - Linux with an NVIDIA GPU (``nvidia-smi -L`` lists one): the plain pin, the CUDA build.
 - macOS, Windows: the plain pin (CPU; on Apple silicon also the MPS GPU).
 - ``--index cpu`` / ``--index pypi`` / ``--index URL`` (``make install TORCH_INDEX=...``):
@@ -128,7 +128,9 @@ def main(argv: list[str] | None = None) -> int:
                 "make install TORCH_INDEX=cpu|pypi|URL.", file=sys.stderr)
         return 1
     where, source = done
-    print(f"installed torch {describe_installed()}, from {where}: {source}")
+    # the file it came from is the truth; `where` is only what pip was asked (pip also uses
+    # find-links and extra indexes from its own configuration)
+    print(f"installed torch {describe_installed()}, from {source} (asked: {where})")
     return 0
 
 
