@@ -9,17 +9,26 @@ NOTEBOOKS := $(sort $(wildcard notebooks/[0-9]*.ipynb))
 NBVAL  := --nbval-lax --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg \
           --nbval-cell-timeout=600
 
-.PHONY: help install lab test notebooks bench doctor clean
+.PHONY: help install lab restore test notebooks bench doctor clean
 
 help:
 	@echo "make lab        install the pinned environment into .venv and start JupyterLab"
+	@echo "                on your own copies of the notebooks (my_notebooks/)"
+	@echo "make restore NB=05   a fresh copy of notebook 05 in my_notebooks/ (the old one is kept)"
 	@echo "make test       unit tests + every notebook under nbval, in quick mode"
 	@echo "make notebooks  re-execute every notebook in full mode, storing outputs in place"
 	@echo "make bench      print training speed and time-to-quality numbers"
 	@echo "make doctor     check this machine: versions, device, data, widgets"
 
-$(STAMP): requirements.txt pyproject.toml
+# torch first, in the build that suits this machine (the script prints which it installed):
+# on Linux without an NVIDIA GPU the CPU-only build from PyTorch's own index (else, when that
+# index cannot be reached, the plain pin); otherwise the plain pin, which on Linux is the CUDA
+# build. Choose yourself with TORCH_INDEX=cpu, pypi or an index URL (on a fresh .venv).
+TORCH_INDEX ?=
+
+$(STAMP): requirements.txt pyproject.toml scripts/install_torch.py
 	$(PYTHON) -m venv $(VENV)
+	$(PY) scripts/install_torch.py $(if $(TORCH_INDEX),--index $(TORCH_INDEX))
 	$(PY) -m pip install --upgrade-strategy only-if-needed -r requirements.txt
 	$(PY) -m pip install --no-deps -e .
 	touch $(STAMP)
@@ -29,8 +38,14 @@ install: $(STAMP)
 # JupyterLab refuses to start as root (containers, some classroom servers) without --allow-root.
 LAB_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
 
+# Serves the repository's root and opens my_notebooks/00_welcome.ipynb; the copies in
+# my_notebooks/ (ignored by git) are made on the first run and never overwritten.
 lab: install
-	$(VENV)/bin/jupyter lab notebooks/00_welcome.ipynb $(LAB_ROOT) $(LAB_ARGS)
+	$(PY) scripts/lab.py $(LAB_ROOT) $(LAB_ARGS)
+
+restore: install
+	@test -n "$(NB)" || { echo "usage: make restore NB=05 (the notebook's number)"; exit 2; }
+	$(PY) scripts/lab.py --restore $(NB)
 
 test: install
 	GAN_COURSE_QUICK=1 $(PY) -m pytest -q tests $(NOTEBOOKS) $(NBVAL) $(PYTEST_ARGS)

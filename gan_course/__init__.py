@@ -23,6 +23,7 @@ One idea per module:
 - ``widgets``   the notebooks' interactive widgets
 - ``check``     self-checking exercises
 - ``commands``  what ``train`` and ``sample`` do
+- ``grading``   ``python -m gan_course grade``: run students' notebooks, collect the verdicts
 - ``cli``       ``python -m gan_course ...`` (argument parsing only)
 """
 

@@ -70,6 +70,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--skip-quality", action="store_true", help="only measure img/s")
     p.add_argument("--compile", action="store_true",
                    help="also measure the training loop with torch.compile (compiling takes minutes)")
+
+    p = sub.add_parser("grade", help="grade students' notebooks into a CSV (quick mode)")
+    p.add_argument("submissions", nargs="+", help="submitted .ipynb files, or folders of them")
+    p.add_argument("-o", "--output", default="grades.csv",
+                   help="CSV, one row per notebook and exercise (the summary goes next to it)")
+    p.add_argument("--cell-timeout", type=_positive_int, default=300,
+                   help="seconds a cell or a checker may run before it is interrupted")
+    p.add_argument("--notebook-timeout", type=_positive_int, default=900,
+                   help="seconds for all of a notebook's cells together")
+    p.add_argument("--course", default=None,
+                   help="the course's notebooks/ folder (default: this repository's)")
     return parser
 
 
@@ -102,6 +113,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "bench":
         from gan_course.bench import run_bench
         return run_bench(args)
+    if args.command == "grade":
+        from gan_course.grading import grade_command
+        return grade_command(args)
     raise AssertionError(args.command)
 
 

@@ -14,6 +14,8 @@ import importlib.metadata
 import importlib.util
 import os
 import platform
+import shutil
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -109,6 +111,50 @@ def check_packages(r: Report) -> bool:
     return installed_version("torch") is not None and importlib.util.find_spec("torch") is not None
 
 
+def nvidia_gpu_present() -> bool:
+    """Whether ``nvidia-smi -L`` lists a GPU (the NVIDIA driver is installed and sees one)."""
+    exe = shutil.which("nvidia-smi")
+    if exe is None:
+        return False
+    try:
+        out = subprocess.run([exe, "-L"], capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return out.returncode == 0 and "GPU" in out.stdout
+
+
+def torch_build() -> str:
+    """What the installed torch was built for: "CUDA 12.8", "ROCm 6.2", "CPU + Apple MPS" or
+    "CPU-only" (PyPI's Linux x86_64 wheel is a CUDA build; PyTorch's CPU index has "+cpu")."""
+    import torch
+
+    if torch.version.cuda:
+        return f"CUDA {torch.version.cuda}"
+    if getattr(torch.version, "hip", None):
+        return f"ROCm {torch.version.hip}"
+    mps = getattr(torch.backends, "mps", None)
+    if mps is not None and mps.is_built():
+        return "CPU + Apple MPS"
+    return "CPU-only"
+
+
+def check_torch_build(r: Report, device_type: str) -> None:
+    import torch
+
+    build = torch_build()
+    text = f"{build} ({torch.__version__})"
+    if build.startswith("CUDA") and device_type != "cuda":
+        r.line(WARN, "torch build", f"{text}, but no CUDA GPU is visible: its CUDA libraries "
+               "(several GB) go unused; `rm -rf .venv && make install` installs the "
+               "CPU-only build on Linux")
+    elif build == "CPU-only" and nvidia_gpu_present():
+        r.line(WARN, "torch build", f"{text}, but this machine has an NVIDIA GPU "
+               "(nvidia-smi): `rm -rf .venv && make install TORCH_INDEX=pypi` installs the "
+               "CUDA build")
+    else:
+        r.line(OK, "torch build", text)
+
+
 def check_device(r: Report) -> None:
     import torch
 
@@ -116,6 +162,7 @@ def check_device(r: Report) -> None:
 
     dev = pick_device()
     threads = apply_thread_setting()
+    check_torch_build(r, dev.type)
     if dev.type == "cuda":
         r.line(OK, "device", f"cuda ({torch.cuda.get_device_name(dev)}), "
                f"torch built with CUDA {torch.version.cuda}")

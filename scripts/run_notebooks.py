@@ -19,6 +19,10 @@ import sys
 import time
 from pathlib import Path
 
+# What JupyterLab writes into a notebook when ipykernel's python3 kernel starts. Stored as is,
+# so that opening a notebook does not mark it changed (and autosave rewrite it).
+KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
+
 
 def execute_one(path: Path, quick: bool, timeout: int) -> None:
     """Run one notebook in this process's child kernel; print time and peak memory."""
@@ -41,6 +45,7 @@ def execute_one(path: Path, quick: bool, timeout: int) -> None:
         seconds = time.perf_counter() - start
         # ru_maxrss of waited-for children: the kernel, now shut down (KiB on Linux).
         peak_mib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+        nb.metadata["kernelspec"] = dict(KERNELSPEC)
         nbformat.write(nb, path)
         print(json.dumps({"notebook": str(path), "mode": "quick" if quick else "full",
                           "seconds": round(seconds, 1), "kernel_peak_mib": round(peak_mib)}),

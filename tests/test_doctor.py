@@ -27,7 +27,8 @@ def test_cli_doctor_passes_here(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "gan_course", "doctor"], cwd=REPO, env=env,
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    for item in ("Python", "torch", "nbval", "device", "torch threads", "mode", "data folder",
+    for item in ("Python", "torch", "nbval", "torch build", "device", "torch threads", "mode",
+                 "data folder",
                  "full MNIST", "bundled subset", "widgets"):
         assert f"] {item}:" in proc.stdout, item
     assert "Ready" in proc.stdout and "FAIL" not in proc.stdout
@@ -106,3 +107,41 @@ def test_read_pins(tmp_path):
     req = tmp_path / "requirements.txt"
     req.write_text("# comment\ntorch==2.13.0  # exact\nNumPy == 2.4.6\nrich>=1\n\n")
     assert doctor.read_pins(req) == {"torch": "2.13.0", "numpy": "2.4.6"}
+
+
+def test_torch_build_says_which_build_this_is(capsys):
+    import torch
+
+    assert doctor.run_doctor() == 0
+    line = next(l for l in capsys.readouterr().out.splitlines() if "] torch build:" in l)
+    assert torch.__version__ in line
+    cpu_only = torch.version.cuda is None and not torch.backends.mps.is_built()
+    assert ("CPU-only" in line) == cpu_only
+
+
+def test_cuda_build_without_a_gpu_warns(monkeypatch, capsys):
+    monkeypatch.setattr(doctor, "torch_build", lambda: "CUDA 12.8")
+    doctor.check_torch_build(doctor.Report(), "cpu")
+    out = capsys.readouterr().out
+    assert "[ warn ] torch build: CUDA 12.8" in out and "make install" in out
+
+
+def test_cpu_build_on_a_machine_with_an_nvidia_gpu_warns(monkeypatch, capsys):
+    monkeypatch.setattr(doctor, "torch_build", lambda: "CPU-only")
+    monkeypatch.setattr(doctor, "nvidia_gpu_present", lambda: True)
+    doctor.check_torch_build(doctor.Report(), "cpu")
+    assert "TORCH_INDEX=pypi" in capsys.readouterr().out
+    monkeypatch.setattr(doctor, "nvidia_gpu_present", lambda: False)
+    doctor.check_torch_build(doctor.Report(), "cpu")
+    assert "[  ok  ] torch build: CPU-only" in capsys.readouterr().out
+
+
+def test_nvidia_gpu_present_reads_nvidia_smi(monkeypatch, tmp_path):
+    fake = tmp_path / "nvidia-smi"
+    monkeypatch.setenv("PATH", str(tmp_path))
+    assert doctor.nvidia_gpu_present() is False            # not installed
+    fake.write_text("#!/bin/sh\necho 'GPU 0: NVIDIA H100 (UUID: GPU-1234)'\n")
+    fake.chmod(0o755)
+    assert doctor.nvidia_gpu_present() is True
+    fake.write_text("#!/bin/sh\necho 'NVIDIA-SMI has failed: no driver' >&2\nexit 9\n")
+    assert doctor.nvidia_gpu_present() is False            # installed, but no driver
