@@ -1,5 +1,9 @@
 """The repository's environment files agree with each other, and the Binder, CI and README
-entry points say what they must. Plain line parsing (no pyyaml needed)."""
+entry points say what they must. Plain line parsing (no pyyaml needed).
+
+requirements.txt (the course) must match environment.yml (conda, Binder) pin for pin;
+requirements-dev.txt (test and site tools, pip only) must be exact pins that add to
+requirements.txt without re-pinning any of it, and be what is installed."""
 
 from __future__ import annotations
 
@@ -68,6 +72,9 @@ def drift(pip: dict[str, str], conda: dict[str, str]) -> list[str]:
 
 
 REQ = pip_pins((REPO / "requirements.txt").read_text())
+# Tools for the tests and the site only (playwright, nbconvert, MathJax): pip-only, since
+# students on conda or Binder never run them; they add to requirements.txt, never re-pin it.
+DEV = pip_pins((REPO / "requirements-dev.txt").read_text())
 ENV_TEXT = (REPO / "environment.yml").read_text()
 ENV = conda_pins(ENV_TEXT)
 
@@ -89,6 +96,30 @@ def test_drift_check_catches_differences():
         conda_pins("dependencies:\n  - numpy\n")
     with pytest.raises(ValueError, match="exact"):
         pip_pins("torch>=2.13\n")
+
+
+def test_dev_requirements_only_add_tools():
+    repinned = sorted(set(DEV) & set(REQ))
+    assert not repinned, (f"requirements-dev.txt pins {repinned} again; they belong in "
+                          "requirements.txt (and environment.yml) only")
+    assert "torch" not in DEV
+    assert "playwright" in DEV, "the browser tests need a pinned playwright"
+
+
+def test_dev_pins_are_what_is_installed():
+    # `make` installs requirements-dev.txt; a stale .venv would test other versions
+    from importlib.metadata import PackageNotFoundError, version
+
+    stale = []
+    for name, pin in DEV.items():
+        try:
+            have = version(name)
+        except PackageNotFoundError:
+            pytest.skip(f"{name} is not installed: `.venv/bin/pip install -r requirements-dev.txt "
+                        "-c requirements.txt` (`make test` does that)")
+        if have != pin:
+            stale.append(f"{name} {have} installed, requirements-dev.txt pins {pin}")
+    assert not stale, "\n".join(stale) + "\nrun `make install-dev`"
 
 
 def test_torch_is_pinned_exactly():
@@ -146,6 +177,17 @@ def test_ci_runs_make_test():
     assert os.access(path, os.X_OK)
 
 
+def test_ci_installs_chromium_and_requires_the_browser_tests():
+    lines = _code_lines(REPO / ".ci" / "run")
+    text = "\n".join(lines)
+    assert re.search(r"apt-get install -y\b.*\bchromium\b", text), \
+        "CI must install Debian's chromium for the browser tests"
+    assert "playwright install" not in text, "use Debian's chromium, not playwright's download"
+    assert "export GAN_COURSE_BROWSER_REQUIRED=1" in lines, \
+        "CI must fail, not skip, when the browser tests cannot run"
+    assert lines.index("export GAN_COURSE_BROWSER_REQUIRED=1") < lines.index("make test")
+
+
 def test_readme_starts_with_the_two_commands():
     text = (REPO / "README.md").read_text()
     head = "\n".join(text.splitlines()[:8])
@@ -156,5 +198,5 @@ def test_readme_starts_with_the_two_commands():
 
 def test_makefile_targets_exist():
     text = (REPO / "Makefile").read_text()
-    for target in ("lab", "test", "notebooks", "doctor", "bench"):
+    for target in ("lab", "test", "test-browser", "html", "notebooks", "doctor", "bench"):
         assert re.search(rf"^{target}:", text, re.M), f"Makefile lacks `{target}`"
