@@ -58,8 +58,8 @@ is shorter (Adam rescales small gradients, notebook 03), but the saturating grad
 almost entirely from the few fakes that already fool D.
 """,
     6: """\
-train_gan warns that the real images lie in [0, 1] while G ends in tanh ([-1, 1]): D can
-tell real from fake by the background alone. Every real background pixel is then exactly
+train_gan refuses to start: the real images lie in [0, 1] while G ends in tanh ([-1, 1]),
+so D could tell real from fake by the background alone (with check_range=False it trains). Every real background pixel is then exactly
 0, the bottom of the data's range, while G's pixels can take any value in (-1, 1): the
 darkest of them are darker than anything real, and a background of exactly 0 is a value G
 must hit precisely in the middle of its range. D gets a feature that separates the two sets
