@@ -8,10 +8,11 @@ One idea per module:
 - ``models``    MLP and DCGAN generators/discriminators
 - ``losses``    the GAN losses, each with its formula
 - ``theory``    1-D GAN theory on a grid: D*, V(G, D*), JSD, W1, the bilinear game x*y
-- ``training``  ``TrainConfig``, ``d_step``, ``g_step``, ``gan_step`` and ``train_gan``
+- ``config``    ``TrainConfig``: every knob of a training run, with its reason
+- ``training``  ``d_step``, ``g_step``, ``gan_step`` and ``train_gan``
 - ``recipes``   the default training config of each architecture, with its measurements
 - ``run_state`` a run's state: checked, built, saved, restored (the pieces of ``train_gan``)
-- ``recorder``  statistics, NaN checks, training time and the progress line of a run
+- ``recorder``  the ``History`` of a run, NaN checks, training time and the progress line
 - ``interrupts`` Ctrl-C that lets the current step finish
 - ``distributed`` torchrun and DistributedDataParallel
 - ``checkpoints`` safe load of training state, and the generator in it

@@ -24,7 +24,8 @@ from gan_course.data import MNISTUnavailable
 from gan_course.models import ARCHS, build_gan
 from gan_course.recipes import RECIPES, WGAN_GP, default_config
 from gan_course.losses import LOSSES
-from gan_course.training import AMP, TrainConfig, train_gan
+from gan_course.config import AMP, TrainConfig
+from gan_course.training import train_gan
 
 # TrainConfig fields that the command sets itself, from --steps / --minutes
 _NOT_FLAGS = ("steps", "max_seconds")

@@ -56,6 +56,36 @@ def eval_mode(*modules: nn.Module) -> Iterator[None]:
             m.train(flag)
 
 
+@torch.no_grad()
+def refresh_batch_norm(G: nn.Module, latent_dim: int, seed: int, conditional: bool = False,
+                       n: int = 1024, batch_size: int = 64) -> None:
+    """Set G's batch-norm running statistics to those of G's own activations on ``n`` noise
+    vectors (a cumulative average over batches of ``batch_size``, as SWA's ``update_bn``).
+
+    For the moving average of G, whose weights no batch ever went through. The noise comes
+    from its own generator seeded with ``seed``, so the training run's random stream is
+    untouched and the result is the same at every call with the same weights.
+    """
+    bns = [m for m in G.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    if not bns:
+        return
+    device = next(G.parameters()).device
+    z = torch.randn(n, latent_dim, generator=torch.Generator().manual_seed(seed + 7919)).to(device)
+    y = torch.arange(n, device=device) % G.n_classes if conditional else None
+    momenta = [m.momentum for m in bns]
+    was_training = G.training
+    for m in bns:
+        m.reset_running_stats()
+        m.momentum = None  # cumulative average over all batches
+    G.train()
+    for i in range(0, n, batch_size):
+        zb = z[i:i + batch_size]
+        G(zb) if y is None else G(zb, y[i:i + batch_size])
+    for m, momentum in zip(bns, momenta):
+        m.momentum = momentum
+    G.train(was_training)
+
+
 def _check_z(z: torch.Tensor, latent_dim: int) -> None:
     if not isinstance(z, torch.Tensor) or z.dim() != 2 or z.shape[1] != latent_dim:
         got = tuple(z.shape) if isinstance(z, torch.Tensor) else type(z).__name__

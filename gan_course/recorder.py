@@ -1,4 +1,4 @@
-"""Recording a run: per-step statistics into the History, NaN checks, the clock of training
+"""Recording a run: the :class:`History` a run returns, per-step statistics into it, NaN checks, the clock of training
 time, and the progress display. One of the pieces ``train_gan`` is made of.
 
 The steps return their statistics as 0-d tensors on the device. Reading one on the host
@@ -19,12 +19,93 @@ import contextlib
 import html
 import sys
 import time
+from dataclasses import dataclass, field
 
+import numpy as np
 import torch
+from torch import nn
 
 from gan_course.runtime import in_notebook_kernel
 
 METRICS = ("loss_d", "loss_g", "d_real", "d_fake", "d_fake_after", "grad_norm_d", "grad_norm_g")
+
+
+@dataclass
+class History:
+    """What a run recorded: one value per generator step for each name in ``METRICS``.
+
+    - ``loss_d``, ``loss_g``: the two losses;
+    - ``d_real``, ``d_fake``: mean D(x) and D(G(z)) (sigmoid of the logits) *before* D's
+      update; ``d_fake_after``: mean D(G(z)) on the same fakes *after* D's update (in G's
+      step). For WGAN-GP they are the critic's mean raw scores instead of probabilities;
+    - ``grad_norm_d``, ``grad_norm_g``: the L2 norm of all of D's / G's gradients;
+    - ``samples``: ``(step, images)`` of the fixed noise batch, images on the CPU;
+    - ``seconds``: training time (sampling, checkpoints and hooks excluded),
+      ``images_seen``: real images D has seen;
+    - ``stopped_reason``: "finished", "time budget", "interrupted", "stopped by a hook" or
+      "non-finite ... at step k";
+    - ``G_ema``: with ``cfg.ema``, the exponential moving average of G's weights (what the
+      sample grids show; often smoother digits than G itself), else None.
+    """
+
+    step: list[int] = field(default_factory=list)
+    loss_d: list[float] = field(default_factory=list)
+    loss_g: list[float] = field(default_factory=list)
+    d_real: list[float] = field(default_factory=list)
+    d_fake: list[float] = field(default_factory=list)
+    d_fake_after: list[float] = field(default_factory=list)
+    grad_norm_d: list[float] = field(default_factory=list)
+    grad_norm_g: list[float] = field(default_factory=list)
+    samples: list[tuple[int, torch.Tensor]] = field(default_factory=list)
+    seconds: float = 0.0
+    images_seen: int = 0
+    stopped_reason: str = ""
+    G_ema: nn.Module | None = None
+
+    def __getitem__(self, name: str) -> list:
+        return getattr(self, name)
+
+    def __len__(self) -> int:
+        return len(self.step)
+
+    def as_arrays(self) -> dict[str, np.ndarray]:
+        """``{"step": ..., "loss_d": ..., ...}`` as NumPy arrays, ready to plot."""
+        return {k: np.asarray(getattr(self, k)) for k in ("step",) + METRICS}
+
+    def last(self, name: str, n: int = 50) -> float:
+        """Mean of the last ``n`` values of a metric (a steadier number than the last one)."""
+        values = getattr(self, name)[-n:]
+        return float(np.mean(values)) if values else float("nan")
+
+    def to_dict(self, max_samples: int | None = None) -> dict:
+        """Tensors and plain types, for checkpoints: the series as float32 tensors (the values
+        are float32 already), the latest ``max_samples`` grids as uint8 (4x smaller)."""
+        d = {"step": torch.tensor(self.step, dtype=torch.int64)}
+        d.update({k: torch.tensor(getattr(self, k), dtype=torch.float32) for k in METRICS})
+        kept = self.samples if max_samples is None else self.samples[-max_samples:]
+        d.update(samples=[(int(s), _to_bytes(x)) for s, x in kept], seconds=self.seconds,
+                 images_seen=self.images_seen, stopped_reason=self.stopped_reason)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> History:
+        h = cls(**{k: _as_list(d.get(k, [])) for k in ("step",) + METRICS})
+        h.samples = [(int(s), _from_bytes(x)) for s, x in d.get("samples", [])]
+        h.seconds, h.images_seen = float(d.get("seconds", 0.0)), int(d.get("images_seen", 0))
+        h.stopped_reason = d.get("stopped_reason", "")
+        return h
+
+
+def _as_list(v) -> list:
+    return v.tolist() if isinstance(v, torch.Tensor) else list(v)
+
+
+def _to_bytes(x: torch.Tensor) -> torch.Tensor:
+    return ((x.float() + 1) * 127.5).round().clamp(0, 255).to(torch.uint8)
+
+
+def _from_bytes(x: torch.Tensor) -> torch.Tensor:
+    return x.float() / 127.5 - 1 if x.dtype == torch.uint8 else x
 
 
 class Recorder:

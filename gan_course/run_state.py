@@ -25,16 +25,14 @@ import math
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
 
 from gan_course import checkpoints, distributed, runtime
-from gan_course.models import eval_mode
-
-if TYPE_CHECKING:
-    from gan_course.training import History, TrainConfig
+from gan_course.config import TrainConfig, precision
+from gan_course.models import eval_mode, refresh_batch_norm
+from gan_course.recorder import History
 
 # Settings that define the run: resuming with any of them changed is refused unless asked
 # for (``allow_config_change``). The others (steps, time budget, how often to sample or save,
@@ -149,8 +147,6 @@ def validate(G: nn.Module, D: nn.Module, x: torch.Tensor, cfg: TrainConfig,
              y: torch.Tensor | None = None, hook_every: int | None = None,
              dist: distributed.Dist = distributed.Dist()) -> None:
     """Raise ``ValueError`` for arguments that would fail or mislead, before any training."""
-    from gan_course.training import TrainConfig
-
     if not isinstance(cfg, TrainConfig):
         raise ValueError(f"cfg must be a TrainConfig, got {type(cfg).__name__}")
     cfg.validate()
@@ -241,8 +237,6 @@ def prepare_run(G: nn.Module, D: nn.Module, x: torch.Tensor, y: torch.Tensor | N
     The draws from the loop's generator keep their order across versions of this code (the
     first data permutation, then the fixed noise), so the same seed trains the same run.
     """
-    from gan_course.training import History, precision
-
     memory_format = torch.channels_last if cfg.channels_last else torch.preserve_format
     G.to(device, memory_format=memory_format).train()
     D.to(device, memory_format=memory_format).train()
@@ -282,8 +276,6 @@ def save_run(run: Run, path: Path, cfg: TrainConfig, x_fingerprint: dict) -> Non
     """Write the run's state to ``path`` (rank 0 only; atomic, see :mod:`checkpoints`)."""
     if not run.dist.is_main:
         return
-    from gan_course.training import refresh_batch_norm
-
     extra = {"perm": run.batches.perm, "cursor": run.batches.cursor, "fixed_z": run.fixed_z,
              "data": x_fingerprint, "quick": runtime.is_quick(), "device": run.device.type,
              "world_size": run.dist.world_size}
@@ -333,8 +325,6 @@ def restore_run(run: Run, path: str | Path, cfg: TrainConfig, x_fingerprint: dic
     works; the random streams stay exact, the arithmetic does not (other kernels, and
     precision "auto" switches mixed precision on or off with the device).
     """
-    from gan_course.training import History
-
     blob = checkpoints.load_checkpoint(path)
     if blob["format"] != checkpoints.FORMAT:
         raise checkpoints.CheckpointError(

@@ -19,7 +19,9 @@ gradient penalty's interpolation) comes from one CPU ``torch.Generator`` seeded 
 ``cfg.seed`` and saved in checkpoints, so a resumed run continues bit for bit, and the same
 seed draws the same numbers on any device.
 
-The pieces around the algorithm live in their own modules: :mod:`gan_course.run_state`
+:class:`TrainConfig` lives in :mod:`gan_course.config` and :class:`History` in
+:mod:`gan_course.recorder` (both importable from here). The pieces around the algorithm live
+in their own modules: :mod:`gan_course.run_state`
 (checking the inputs, building, saving and restoring the run), :mod:`gan_course.recorder`
 (statistics, NaN checks, the clock, the progress line), :mod:`gan_course.interrupts`
 (Ctrl-C that waits for the step to finish), :mod:`gan_course.distributed` (torchrun).
@@ -30,210 +32,22 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import functools
-import math
 import warnings
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
 
-import numpy as np
 import torch
 from torch import nn
 
 from gan_course import distributed, runtime
+from gan_course.config import TrainConfig, _native_bf16, precision  # noqa: F401 (TrainConfig: the API)
 from gan_course.interrupts import StopRequest
-from gan_course.losses import LOSSES, get_losses, gradient_penalty
-from gan_course.models import eval_mode
-from gan_course.recorder import METRICS, Recorder
+from gan_course.losses import get_losses, gradient_penalty
+from gan_course.models import eval_mode, refresh_batch_norm  # noqa: F401 (the API)
+from gan_course.recorder import METRICS, History, Recorder  # noqa: F401 (the API)
 from gan_course.run_state import Run, finite, prepare_run, restore_run, save_run, validate
 
-AMP = ("auto", "bf16", "fp16", None)
-
-
-def knob(default, why: str):
-    """A :class:`TrainConfig` field with the reason for its default (shown by ``--help``)."""
-    return field(default=default, metadata={"why": why})
-
-
-@dataclass
-class TrainConfig:
-    """Every knob of a training run, each with the reason for its default."""
-
-    steps: int = knob(3000, "generator updates (each also makes n_critic D updates)")
-    batch_size: int = knob(64, "small batches: more updates per second on a CPU")
-    lr_g: float = knob(2e-4, "Adam's learning rate for G; 2e-4 is the DCGAN paper's value")
-    lr_d: float = knob(2e-4, "D's, set apart from lr_g for two time-scale updates (TTUR)")
-    betas: tuple[float, float] = knob((0.5, 0.999), "Adam's (beta1, beta2); beta1 = 0.5 "
-                                      "(DCGAN): less momentum, a steadier game")
-    n_critic: int = knob(1, "D updates per G update (5 for WGAN-GP)")
-    loss: str = knob("nonsaturating", "nonsaturating | saturating | wgan-gp")
-    real_label: float = knob(1.0, "target for real images in D's loss; 0.9 = one-sided label "
-                             "smoothing (fakes stay 0)")
-    gp_weight: float = knob(10.0, "WGAN-GP's lambda (Gulrajani et al. 2017)")
-    max_seconds: float | None = knob(None, "stop after this much training time, bookkeeping "
-                                     "excluded (None: no budget)")
-    sample_every: int = knob(250, "keep a 64-sample grid of the fixed noise this often")
-    checkpoint_every: int = knob(1000, "write out_dir/checkpoint.pt this often (and at the end)")
-    seed: int = knob(0, "seeds the loop's own generator (batches, noise)")
-    amp: str | None = knob("auto", "mixed precision: auto = bf16 on GPUs that have it natively, "
-                           "fp16 with loss scaling on older GPUs, none on CPUs (no gain "
-                           "measured there); or bf16 | fp16 | None")
-    channels_last: bool = knob(False, "NHWC layout for convolutions: no gain measured on this CPU")
-    ema: float | None = knob(None, "decay of an exponential moving average of G for sampling "
-                             "(0.999: smoother digits); None: no average")
-    quick_steps: int = knob(30, "what steps shrinks to under GAN_COURSE_QUICK=1")
-    progress: bool = knob(True, "show a progress line with live numbers")
-    check_range: bool = knob(True, "refuse images outside [-1, 1] or in [0, 1] for a tanh G "
-                             "(False: train on them anyway, to show the mistake)")
-
-    def __post_init__(self):
-        if isinstance(self.betas, list):  # from a checkpoint or JSON
-            self.betas = tuple(self.betas)
-        self.validate()
-
-    def validate(self) -> None:
-        """Raise ``ValueError`` naming the field and a valid value, for any bad setting."""
-        def bad(msg: str):
-            raise ValueError(msg)
-
-        for name in ("steps", "quick_steps", "batch_size", "sample_every", "checkpoint_every"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-                bad(f"cfg.{name} must be a positive integer, got {value!r}")
-        if isinstance(self.n_critic, bool) or not isinstance(self.n_critic, int) or self.n_critic < 1:
-            bad(f"cfg.n_critic (D steps per G step) must be an integer >= 1, got {self.n_critic!r}")
-        for name in ("lr_g", "lr_d"):
-            value = getattr(self, name)
-            if not _real(value) or not 0 < value < math.inf:
-                bad(f"cfg.{name} must be a finite number > 0, got {value!r} (try 2e-4)")
-        if (not isinstance(self.betas, tuple) or len(self.betas) != 2
-                or not all(_real(b) and 0 <= b < 1 for b in self.betas)):
-            bad(f"cfg.betas must be two numbers in [0, 1), such as (0.5, 0.999), got {self.betas!r}")
-        if self.loss not in LOSSES:
-            bad(f"cfg.loss must be one of {sorted(LOSSES)}, got {self.loss!r}")
-        if not _real(self.real_label) or not 0 < self.real_label <= 1:
-            bad(f"cfg.real_label must be in (0, 1] (0.9 = one-sided smoothing), got {self.real_label!r}")
-        if not _real(self.gp_weight) or not 0 <= self.gp_weight < math.inf:
-            bad(f"cfg.gp_weight must be a finite number >= 0 (10 in WGAN-GP), got {self.gp_weight!r}")
-        if self.amp not in AMP:
-            bad(f"cfg.amp must be one of {AMP}, got {self.amp!r}")
-        if self.ema is not None and (not _real(self.ema) or not 0 < self.ema < 1):
-            bad(f"cfg.ema must be None or a decay in (0, 1) such as 0.999, got {self.ema!r}")
-        if self.max_seconds is not None and (not _real(self.max_seconds)
-                                             or not 0 < self.max_seconds < math.inf):
-            bad(f"cfg.max_seconds must be None or a finite number of seconds > 0, got {self.max_seconds!r}")
-        for name in ("channels_last", "progress", "check_range"):
-            if not isinstance(getattr(self, name), bool):
-                bad(f"cfg.{name} must be True or False, got {getattr(self, name)!r}")
-
-    def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
-
-
-def _real(value) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and not math.isnan(value)
-
-
-@dataclass
-class History:
-    """What a run recorded: one value per generator step for each name in ``METRICS``.
-
-    - ``loss_d``, ``loss_g``: the two losses;
-    - ``d_real``, ``d_fake``: mean D(x) and D(G(z)) (sigmoid of the logits) *before* D's
-      update; ``d_fake_after``: mean D(G(z)) on the same fakes *after* D's update (in G's
-      step). For WGAN-GP they are the critic's mean raw scores instead of probabilities;
-    - ``grad_norm_d``, ``grad_norm_g``: the L2 norm of all of D's / G's gradients;
-    - ``samples``: ``(step, images)`` of the fixed noise batch, images on the CPU;
-    - ``seconds``: training time (sampling, checkpoints and hooks excluded),
-      ``images_seen``: real images D has seen;
-    - ``stopped_reason``: "finished", "time budget", "interrupted", "stopped by a hook" or
-      "non-finite ... at step k";
-    - ``G_ema``: with ``cfg.ema``, the exponential moving average of G's weights (what the
-      sample grids show; often smoother digits than G itself), else None.
-    """
-
-    step: list[int] = field(default_factory=list)
-    loss_d: list[float] = field(default_factory=list)
-    loss_g: list[float] = field(default_factory=list)
-    d_real: list[float] = field(default_factory=list)
-    d_fake: list[float] = field(default_factory=list)
-    d_fake_after: list[float] = field(default_factory=list)
-    grad_norm_d: list[float] = field(default_factory=list)
-    grad_norm_g: list[float] = field(default_factory=list)
-    samples: list[tuple[int, torch.Tensor]] = field(default_factory=list)
-    seconds: float = 0.0
-    images_seen: int = 0
-    stopped_reason: str = ""
-    G_ema: nn.Module | None = None
-
-    def __getitem__(self, name: str) -> list:
-        return getattr(self, name)
-
-    def __len__(self) -> int:
-        return len(self.step)
-
-    def as_arrays(self) -> dict[str, np.ndarray]:
-        """``{"step": ..., "loss_d": ..., ...}`` as NumPy arrays, ready to plot."""
-        return {k: np.asarray(getattr(self, k)) for k in ("step",) + METRICS}
-
-    def last(self, name: str, n: int = 50) -> float:
-        """Mean of the last ``n`` values of a metric (a steadier number than the last one)."""
-        values = getattr(self, name)[-n:]
-        return float(np.mean(values)) if values else float("nan")
-
-    def to_dict(self, max_samples: int | None = None) -> dict:
-        """Tensors and plain types, for checkpoints: the series as float32 tensors (the values
-        are float32 already), the latest ``max_samples`` grids as uint8 (4x smaller)."""
-        d = {"step": torch.tensor(self.step, dtype=torch.int64)}
-        d.update({k: torch.tensor(getattr(self, k), dtype=torch.float32) for k in METRICS})
-        kept = self.samples if max_samples is None else self.samples[-max_samples:]
-        d.update(samples=[(int(s), _to_bytes(x)) for s, x in kept], seconds=self.seconds,
-                 images_seen=self.images_seen, stopped_reason=self.stopped_reason)
-        return d
-
-    @classmethod
-    def from_dict(cls, d: dict) -> History:
-        h = cls(**{k: _as_list(d.get(k, [])) for k in ("step",) + METRICS})
-        h.samples = [(int(s), _from_bytes(x)) for s, x in d.get("samples", [])]
-        h.seconds, h.images_seen = float(d.get("seconds", 0.0)), int(d.get("images_seen", 0))
-        h.stopped_reason = d.get("stopped_reason", "")
-        return h
-
-
-def _as_list(v) -> list:
-    return v.tolist() if isinstance(v, torch.Tensor) else list(v)
-
-
-def _to_bytes(x: torch.Tensor) -> torch.Tensor:
-    return ((x.float() + 1) * 127.5).round().clamp(0, 255).to(torch.uint8)
-
-
-def _from_bytes(x: torch.Tensor) -> torch.Tensor:
-    return x.float() / 127.5 - 1 if x.dtype == torch.uint8 else x
-
-
 # --------------------------------------------------------------------------- the two steps
-
-@functools.lru_cache(maxsize=None)
-def _native_bf16(device: torch.device) -> bool:
-    if device.type == "cuda":
-        return torch.cuda.is_bf16_supported(including_emulation=False)
-    return False
-
-
-def precision(amp: str | None, device: torch.device) -> str | None:
-    """What ``cfg.amp`` means on ``device``: "bf16", "fp16" or None (float32).
-
-    "auto": bf16 where the GPU computes it natively, else fp16 with a GradScaler on a CUDA
-    GPU, else float32 (CPUs: measured slower here, and it would change the CPU results).
-    """
-    if amp != "auto":
-        return amp
-    if device.type != "cuda":
-        return None
-    return "bf16" if _native_bf16(device) else "fp16"
-
 
 def autocast(cfg: TrainConfig, device: torch.device):
     """Autocast for ``cfg.amp`` on ``device``, or a no-op context for float32."""
@@ -363,35 +177,6 @@ def ema_update(G_ema: nn.Module, G: nn.Module, decay: float) -> None:
     average network's. :func:`refresh_batch_norm` measures the EMA's own before it samples.
     """
     torch._foreach_lerp_(list(G_ema.parameters()), list(G.parameters()), 1 - decay)
-
-
-@torch.no_grad()
-def refresh_batch_norm(G: nn.Module, latent_dim: int, seed: int, conditional: bool = False,
-                       n: int = 1024, batch_size: int = 64) -> None:
-    """Set G's batch-norm running statistics to those of G's own activations on ``n`` noise
-    vectors (a cumulative average over batches of ``batch_size``, as SWA's ``update_bn``).
-
-    For the moving average of G, whose weights no batch ever went through. The noise comes
-    from its own generator seeded with ``seed``, so the training run's random stream is
-    untouched and the result is the same at every call with the same weights.
-    """
-    bns = [m for m in G.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
-    if not bns:
-        return
-    device = next(G.parameters()).device
-    z = torch.randn(n, latent_dim, generator=torch.Generator().manual_seed(seed + 7919)).to(device)
-    y = torch.arange(n, device=device) % G.n_classes if conditional else None
-    momenta = [m.momentum for m in bns]
-    was_training = G.training
-    for m in bns:
-        m.reset_running_stats()
-        m.momentum = None  # cumulative average over all batches
-    G.train()
-    for i in range(0, n, batch_size):
-        _call(G, z[i:i + batch_size], None if y is None else y[i:i + batch_size])
-    for m, momentum in zip(bns, momenta):
-        m.momentum = momentum
-    G.train(was_training)
 
 
 @torch.no_grad()  # samples are for looking and scoring: no graph, whatever the caller's mode
