@@ -6,6 +6,10 @@ verdict. Returns 0 when nothing needed is missing, else 1 with what to install.
 
 It never touches the network: "full MNIST cached" means the four files are in the cache
 with the right MD5, nothing more.
+
+Paths are printed as a reader can read them on any machine (notebook 00 stores this
+output): relative to the course's folder for files inside it, ``~/...`` under the home
+folder, else in full.
 """
 
 from __future__ import annotations
@@ -29,6 +33,30 @@ REQUIRED = ("torch", "numpy", "matplotlib", "tqdm", "ipywidgets", "ipykernel")
 OPTIONAL = ("jupyterlab", "nbclient", "nbval")
 
 OK, WARN, FAIL = "ok", "warn", "FAIL"
+
+# The checkout this package sits in, when it is one (an editable install; not site-packages).
+_ROOT = Path(__file__).resolve().parent.parent
+COURSE_DIR: Path | None = _ROOT if (_ROOT / "pyproject.toml").is_file() else None
+
+
+def readable_path(path, course_dir: Path | None = None, home: Path | None = None) -> str:
+    """``path`` relative to ``course_dir`` (default :data:`COURSE_DIR`) when it lies inside
+    it, else ``~/...`` when it lies under ``home`` (default: this user's home folder), else
+    as given. The doctor's output then reads the same on every machine."""
+    path = Path(path)
+    course_dir = COURSE_DIR if course_dir is None else course_dir
+    if home is None:
+        try:
+            home = Path.home()
+        except RuntimeError:  # no home folder known (no $HOME, no passwd entry)
+            home = None
+    # as written (a venv's python is a link: keep its name), then with links resolved
+    for absolute in (Path(os.path.abspath(path)), path.resolve()):
+        if course_dir is not None and absolute.is_relative_to(course_dir):
+            return absolute.relative_to(course_dir).as_posix()
+        if home is not None and absolute.is_relative_to(home) and absolute != home:
+            return "~/" + absolute.relative_to(home).as_posix()
+    return str(path)
 
 
 def installed_version(dist: str) -> str | None:
@@ -80,7 +108,7 @@ class Report:
 
 def check_python(r: Report) -> None:
     v = sys.version_info
-    text = f"{platform.python_version()} ({sys.executable})"
+    text = f"{platform.python_version()} ({readable_path(sys.executable)})"
     if (v.major, v.minor) >= MIN_PYTHON:
         r.line(OK, "Python", text)
     else:
@@ -192,13 +220,13 @@ def check_data(r: Report) -> None:
         folder.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=folder, prefix=".doctor-"):
             pass
-        r.line(OK, "data folder", f"{folder} ({origin}, writable)")
+        r.line(OK, "data folder", f"{readable_path(folder)} ({origin}, writable)")
     except OSError as e:
-        r.line(WARN, "data folder", f"{folder} ({origin}) is not writable ({e.strerror or e}); "
+        r.line(WARN, "data folder", f"{readable_path(folder)} ({origin}) is not writable ({e.strerror or e}); "
                f"set {data.DATA_ENV} to a folder you can write to")
     mnist = data.mnist_dir()
     if data.cached_full_mnist(mnist):
-        r.line(OK, "full MNIST", f"cached and MD5-verified in {mnist}")
+        r.line(OK, "full MNIST", f"cached and MD5-verified in {readable_path(mnist)}")
     else:
         r.line(OK, "full MNIST", "not cached yet: load_mnist() downloads it when online "
                "(or run `python -m gan_course download`), else uses the bundled subset")
@@ -207,7 +235,7 @@ def check_data(r: Report) -> None:
         r.line(OK, "bundled subset", f"{len(y):,} digits ({data.SUBSET_PATH.name}), "
                "the offline fallback")
     else:
-        r.line(FAIL, "bundled subset", f"{data.SUBSET_PATH} is missing",
+        r.line(FAIL, "bundled subset", f"{readable_path(data.SUBSET_PATH)} is missing",
                todo="the package's data files: reinstall with `pip install --no-deps -e .` "
                     "from a full checkout")
 
@@ -224,7 +252,8 @@ def check_widgets(r: Report) -> None:
 def run_doctor() -> int:
     """Print the checklist; return 0 if everything needed is present, else 1."""
     r = Report()
-    print("gan-course doctor\n")
+    where = " (paths in the course's folder are relative to it)" if COURSE_DIR else ""
+    print(f"gan-course doctor{where}\n")
     check_python(r)
     has_torch = check_packages(r)
     if has_torch:

@@ -145,3 +145,29 @@ def test_nvidia_gpu_present_reads_nvidia_smi(monkeypatch, tmp_path):
     assert doctor.nvidia_gpu_present() is True
     fake.write_text("#!/bin/sh\necho 'NVIDIA-SMI has failed: no driver' >&2\nexit 9\n")
     assert doctor.nvidia_gpu_present() is False            # installed, but no driver
+
+
+def test_readable_path_is_relative_to_the_course_or_home(tmp_path):
+    course, home = tmp_path / "home" / "me" / "gan-course", tmp_path / "home" / "me"
+    course.mkdir(parents=True)
+    show = lambda p: doctor.readable_path(p, course_dir=course, home=home)
+    assert show(course / ".venv" / "bin" / "python") == ".venv/bin/python"   # inside the course
+    assert show(home / ".cache" / "gan_course") == "~/.cache/gan_course"     # under home
+    assert show("/opt/data/mnist") == "/opt/data/mnist"                      # elsewhere: as given
+    link = tmp_path / "link-to-course"
+    link.symlink_to(course)
+    assert show(link / "notebooks") == "notebooks"                           # through a link too
+
+
+def test_stored_output_names_no_machine_paths(tmp_path):
+    """Notebook 00 stores the doctor's output: no path of this checkout or home folder in it."""
+    home = tmp_path / "home"
+    env = {**os.environ, "HOME": str(home), data.DATA_ENV: str(home / ".cache" / "gan_course")}
+    proc = subprocess.run([sys.executable, "-m", "gan_course", "doctor"], cwd=REPO, env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert str(REPO) not in proc.stdout and str(home) not in proc.stdout
+    assert "data folder: ~/.cache/gan_course ($GAN_COURSE_DATA, writable)" in proc.stdout
+    if Path(sys.executable).is_relative_to(REPO):  # make's .venv
+        python = Path(os.path.abspath(sys.executable)).relative_to(REPO).as_posix()
+        assert f"({python})" in proc.stdout

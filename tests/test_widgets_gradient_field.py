@@ -128,17 +128,3 @@ def test_panel_uses_the_course_colours(game):
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["real", "fake G(z)"]
     plt.close(fig)
 
-
-def test_notebook_02_call_still_draws_and_returns_the_surface(game):
-    """Notebook 02 calls widgets.plot_gradient_field(ax, D, x_real, x_fake, -x_fake.grad)
-    and passes the result to fig.colorbar."""
-    x_fake = game.G(game.z)
-    x_fake.retain_grad()
-    torch.nn.functional.softplus(-game.D(x_fake)).mean().backward()
-    fig, ax = plt.subplots()
-    cs = widgets.plot_gradient_field(ax, game.D, game.x_real, x_fake, -x_fake.grad)
-    fig.colorbar(cs, ax=ax)
-    assert cs.get_cmap() is plotting.D_CMAP
-    assert ax.get_xlim() == (-3.5, 3.5) and ax.get_legend() is None
-    np.testing.assert_allclose(ax.collections[-1].U, (-x_fake.grad[:, 0]).numpy(), rtol=1e-6)
-    plt.close(fig)

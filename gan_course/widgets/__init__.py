@@ -21,7 +21,7 @@ from gan_course.widgets.convolution import (CONV_KERNELS, conv_explorer, conv_ex
                                             conv_kernels_figure)
 from gan_course.widgets.core import Explorer
 from gan_course.widgets.gradient_field import (GRADIENT_FIELD_LOSSES, generator_gradient_field,
-                                               gradient_field_figure, plot_gradient_field)
+                                               gradient_field_figure)
 from gan_course.widgets.latent import (latent_directions, latent_explorer, latent_point,
                                        latent_walk_figure, pretrained_digits)
 from gan_course.widgets.minimax import minimax_explorer
@@ -30,7 +30,7 @@ from gan_course.widgets.toy_gan import (TOY_LOSSES, toy_gan_settings_figure, toy
 
 __all__ = ["CONV_KERNELS", "conv_explorer", "conv_explorer_figure", "conv_kernels_figure",
            "Explorer", "GRADIENT_FIELD_LOSSES", "generator_gradient_field",
-           "gradient_field_figure", "plot_gradient_field", "latent_directions",
+           "gradient_field_figure", "latent_directions",
            "latent_explorer", "latent_point", "latent_walk_figure", "pretrained_digits",
            "minimax_explorer", "TOY_LOSSES", "toy_gan_settings_figure", "toy_gan_trainer",
            "train_toy_gan"]

@@ -158,13 +158,3 @@ def generator_gradient_field(d_steps: int = 50, loss: str = GRADIENT_FIELD_LOSSE
                                  description="G's loss", style=SLIDER["style"]),
     )
 
-
-def plot_gradient_field(ax, D, x_real, x_fake, arrows, arrow_unit=None, lim: float = 3.5):
-    """Notebook 02's first gradient-field cell calls this name: it is
-    :func:`gan_course.plotting.draw_gradient_field` on the square ``[-lim, lim]²``, without
-    its colour bar or legend (that cell adds its own), returning the surface for
-    ``fig.colorbar``. New code should call ``plotting.draw_gradient_field`` directly."""
-    from gan_course.plotting import draw_gradient_field
-
-    return draw_gradient_field(ax, D, x_real, x_fake, arrows, limits=(-lim, lim, -lim, lim),
-                               arrow_unit=arrow_unit, colorbar=False, legend=False)["mesh"]
