@@ -92,20 +92,24 @@ def alternating_invariant(x, y, lr_x, lr_y):
 
 MODEL_ANSWERS = {
     8: """\
-V(G, D*) = 2 JSD(p_data || p_g) - log 4, so the best Gaussian minimises the JSD to the
-two-mode data. A grid search with theory.value_at_optimum on section 2's grid (mu from -3
-to 3 and sigma from 0.2 to 4, both in steps of 0.05) finds the minimum at mu = 0, sigma =
-2.05: V = -0.9844, JSD = 0.2010. A Gaussian on one mode, N(2, 0.5²), the best fit with
-mu = 2 (its best sigma on the grid is 0.5), gives V = -0.9548, JSD = 0.2157; section 2's
-N(0, 1.5²) gives -0.9267. Both fall far short of -log 4 = -1.3863.
+Measured on section 2's grid (x from -15 to 15, dx = 0.005), best centred Gaussian N(0, sd²)
+(sd in steps of 0.025) against the best one on a mode N(m, sd²): m = 2.00: 0.2010 against
+0.2157 (covering wins); m = 2.10: 0.2131 against 0.2158; m = 2.15: 0.2190 against 0.2158
+(one mode wins). The switch lies between m = 2.10 and 2.15, just past the course's data.
 
-Why a wide Gaussian between the modes and not a single-mode fit: the JSD compares each
-density with the mixture m = (p_data + p_g)/2 and charges for mass of either one where the
-other has little. A single-mode fit matches one mode perfectly but leaves the other mode,
-half of p_data, where p_g is almost 0; the wide Gaussian covers both modes at the price of
-mass between and beyond them. At these settings the first costs more. (The reverse KL,
-KL(p_g || p_data), would prefer the single mode: it does not charge for uncovered data.)
+It is sudden because there are two separate local minima, one covering and one on a mode,
+and the best fit jumps from one to the other when their values cross: the covering fit's
+JSD rises steadily with m (its Gaussian must stretch over more empty space between the
+modes), while the one-mode fit's stays put. Nothing in between is any good.
+
+Closed form for the one-mode fit, when the two modes A and B of p_data = A/2 + B/2 do not
+overlap and p_g = A: the mixture is M = (p_data + p_g)/2 = 3A/4 + B/4, so
+KL(p_data || M) = 1/2 log((1/2)/(3/4)) + 1/2 log((1/2)/(1/4)) = 1/2 log(4/3) and
+KL(p_g || M) = log(1 / (3/4)) = log(4/3); JSD = (1/2)(1/2 + 1) log(4/3) = 3/4 log(4/3) =
+0.21576, whatever m is, which is the 0.2158 the search finds. For GANs: a generator that
+drops a mode pays a fixed price under the JSD, however far away the dropped mode lies.
 """,
+
     9: """\
 Measured with the notebook's early_run and cfg.head_start = 20 (one CPU thread): after 20
 D steps D(G(z)) at step 1 is 0.519, against 0.0044 after 300 steps, so D barely tells G's
