@@ -11,6 +11,7 @@ One idea per module:
 - ``training``  ``d_step``, ``g_step``, ``train_gan`` and ``TrainConfig``
 - ``checkpoints`` atomic save / safe load of training state
 - ``judge``     the small CNN digit classifier that scores generated digits
+- ``nondigits`` the non-digits the judge is taught to doubt, and the probe that checks it
 - ``metrics``   Fréchet distance, judge confidence, precision/recall, mode coverage
 - ``plotting``  figures (sample grids, curves, decision surfaces)
 - ``live``      the live training dashboard hook
