@@ -29,9 +29,12 @@ from its own seed and :func:`probe_report` says, per family, how often a judge i
 "confident" (max softmax > :data:`gan_course.metrics.CONFIDENT`) on it, next to the same
 numbers for the 2,000 held-out real digits.
 
-Kept out on purpose: letters and shapes that *are* digit-like (O I S Z B G L, circles,
-single straight strokes), rotated digits (a rotated 0, 1 or 8 is still a digit): the judge
-must never be taught that a real digit is not one.
+Kept out of training on purpose, because the judge must never be taught that a real digit
+is not one: letters that look like digits (O I S Z B G L), rotated digits (a rotated 0, 1
+or 8 is still a digit), scribbles that are a single line, arc or loop (:func:`tangle`
+below :data:`MIN_TANGLE`), and overlaid pairs where one digit hides along the other (a 1
+drawn along a 7's stem is a 7; :data:`MIN_VISIBLE`). The probe keeps the simpler scribbles
+and every overlaid pair, so its numbers include such look-alikes.
 """
 
 from __future__ import annotations
