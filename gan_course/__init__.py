@@ -18,6 +18,7 @@ One idea per module:
 - ``checkpoints`` safe load of training state, and the generator in it
 - ``files``     the one atomic file writer
 - ``judge``     the small CNN digit classifier that scores generated digits
+- ``nondigits`` the non-digits the judge is taught to doubt, and the probe that checks it
 - ``metrics``   Fréchet distance, judge confidence, precision/recall, mode coverage
 - ``plotting``  figures (sample grids, curves, decision surfaces)
 - ``live``      the live training dashboard hook
