@@ -31,6 +31,7 @@ returns training digits, :class:`OnePerClassGenerator` one fixed digit per class
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import math
@@ -387,7 +388,6 @@ def course_generator(arch: str, run_dir: str | Path, cfg, x: torch.Tensor, devic
         return generator_from_checkpoint(path).to(runtime.pick_device(device)), f"loaded {why}"
     if pretrained_path(arch).exists():
         return load_pretrained(arch, runtime.pick_device(device)), f"the shipped {arch} generator ({why})"
-    import dataclasses
     steps = train_steps or cfg.steps
     G, D = build_gan(arch)
     history = train_gan(G, D, x, dataclasses.replace(cfg, steps=steps), device=device)

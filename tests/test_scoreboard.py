@@ -3,7 +3,6 @@
 rows, sets aside files of another mode, judge or protocol, and renders as text and Markdown."""
 
 import json
-import math
 
 import pytest
 import torch

@@ -20,7 +20,7 @@ import math
 import torch
 
 from gan_course import metrics
-from gan_course.check.core import (Mismatch, as_number, attempted, call, expect, expect_unchanged, fmt,
+from gan_course.check.core import (Mismatch, as_number, attempted, call, expect, expect_unchanged,
                                    name_the_mistake, run_exercise, snapshot)
 
 
@@ -131,20 +131,20 @@ def frechet_distance(fn, quiet: bool = False):
 # inception_score
 # ---------------------------------------------------------------------------------------
 
-def _xlogy(x, y):
-    return torch.xlogy(x, y)
-
-
-def _is_ref(p: torch.Tensor) -> float:
-    py = p.mean(0)
-    kl = (_xlogy(p, p) - _xlogy(p, py.expand_as(p))).sum(1)
+def _is_ref_marginal(p, py):
+    """exp(mean_x KL(p(y|x) || py)) with 0 log 0 = 0; the reference when py = p.mean(0)."""
+    kl = (torch.xlogy(p, p) - torch.xlogy(p, py.expand_as(p))).sum(1)
     return float(kl.mean().exp())
 
 
+def _is_ref(p: torch.Tensor) -> float:
+    return _is_ref_marginal(p, p.mean(0))
+
+
 IS_MISTAKES = [
-    (lambda p: float(((_xlogy(p, p) - _xlogy(p, p.mean(0).expand_as(p))).sum(1)).mean()),
+    (lambda p: float(((torch.xlogy(p, p) - torch.xlogy(p, p.mean(0).expand_as(p))).sum(1)).mean()),
      "the exp is missing: IS = exp(mean_x KL(p(y|x) || p(y))), the mean KL alone is its log"),
-    (lambda p: float(((_xlogy(p, p) - _xlogy(p, p.mean(0).expand_as(p))).sum(1)).exp().mean()),
+    (lambda p: float(((torch.xlogy(p, p) - torch.xlogy(p, p.mean(0).expand_as(p))).sum(1)).exp().mean()),
      "the exp is inside the mean: IS = exp(mean_x KL), not mean_x exp(KL)"),
     (lambda p: math.exp(float((p.mean(0)[None, :] * (p.mean(0)[None, :].log() - p.clamp(min=1e-300).log())).sum(1).mean())),
      "the KL is reversed: IS uses KL(p(y|x) || p(y)) = sum_y p(y|x) log(p(y|x) / p(y)), with "
@@ -152,20 +152,15 @@ IS_MISTAKES = [
     (lambda p: _is_ref_marginal(p, torch.bincount(p.argmax(1), minlength=p.shape[1]).double() / len(p)),
      "p(y) is the mean of the probabilities, (1/N) sum_x p(y|x), not the share of arg-max "
      "classes (a sample the judge is unsure of counts a little for every class)"),
-    (lambda p: math.exp(float(-_xlogy(p.mean(0), p.mean(0)).sum())),
+    (lambda p: math.exp(float(-torch.xlogy(p.mean(0), p.mean(0)).sum())),
      "that is exp of the entropy of p(y) alone, which only rewards varied classes; IS = "
      "exp(H(p(y)) - mean_x H(p(y|x))) also rewards confident samples"),
-    (lambda p: math.exp(float(((_xlogy(p, p) - _xlogy(p, p.mean(1, keepdim=True).expand_as(p))).sum(1)).mean())),
+    (lambda p: math.exp(float(((torch.xlogy(p, p) - torch.xlogy(p, p.mean(1, keepdim=True).expand_as(p))).sum(1)).mean())),
      "p(y) is averaged over the wrong axis: probs is (N, classes), so p(y) = probs.mean(dim=0), "
      "one probability per class"),
-    (lambda p: math.exp(float(((_xlogy(p, p) - _xlogy(p, p.mean(0).expand_as(p))).sum(1)).sum())),
+    (lambda p: math.exp(float(((torch.xlogy(p, p) - torch.xlogy(p, p.mean(0).expand_as(p))).sum(1)).sum())),
      "the KL is summed over the samples: take their mean, then exp"),
 ]
-
-
-def _is_ref_marginal(p, py):
-    kl = (_xlogy(p, p) - _xlogy(p, py.expand_as(p))).sum(1)
-    return float(kl.mean().exp())
 
 
 def _is_cases():
