@@ -19,7 +19,11 @@ One idea per module:
 - ``files``     the one atomic file writer
 - ``judge``     the small CNN digit classifier that scores generated digits
 - ``nondigits`` the non-digits the judge is taught to doubt, and the probe that checks it
-- ``metrics``   Fréchet distance, judge confidence, precision/recall, mode coverage
+- ``metrics``   Fréchet distance (and its bias with N), judge confidence, precision/recall,
+                density/coverage, nearest neighbours, truncated noise, mode coverage
+- ``bootstrap`` error bars: resample the samples, recompute, read the spread
+- ``adversarial`` images optimised against the judge: how its metrics are gamed
+- ``scoreboard`` every generator scored the same way, in one table kept in runs/
 - ``plotting``  figures (sample grids, curves, decision surfaces)
 - ``live``      the live training dashboard hook
 - ``widgets``   the notebooks' interactive widgets

@@ -148,17 +148,25 @@ def _sqrt_psd(s: torch.Tensor) -> torch.Tensor:
     return (v * w.clamp(min=0).sqrt()) @ v.T
 
 
-def frechet_distance_from_stats(mu_a, cov_a, mu_b, cov_b) -> float:
-    """The Fréchet distance between N(mu_a, S_a) and N(mu_b, S_b); see :func:`frechet_distance`."""
-    mu_a, mu_b = torch.as_tensor(mu_a).double(), torch.as_tensor(mu_b).double()
-    cov_a, cov_b = torch.as_tensor(cov_a).double(), torch.as_tensor(cov_b).double()
+def frechet_distance_tensor(mu_a, cov_a, mu_b, cov_b, floor: float = 0.0) -> torch.Tensor:
+    """:func:`frechet_distance_from_stats` as a 0-d tensor that gradients flow through (into
+    mu_b and S_b: put the statistics being optimised second). Eigenvalues of the middle
+    matrix are clamped at ``floor``; a small floor (1e-10) keeps the square root's gradient
+    finite where S_b is singular (features that are always 0)."""
     root_a = _sqrt_psd(cov_a)
     # S_a S_b has the same eigenvalues as the symmetric PSD matrix S_a^1/2 S_b S_a^1/2,
     # so Tr (S_a S_b)^1/2 = sum of the square roots of that matrix's eigenvalues.
     m = root_a @ cov_b @ root_a
-    tr_sqrt = torch.linalg.eigvalsh((m + m.T) / 2).clamp(min=0).sqrt().sum()
+    tr_sqrt = torch.linalg.eigvalsh((m + m.T) / 2).clamp(min=floor).sqrt().sum()
     diff = mu_a - mu_b
-    fd = diff @ diff + torch.trace(cov_a) + torch.trace(cov_b) - 2 * tr_sqrt
+    return diff @ diff + torch.trace(cov_a) + torch.trace(cov_b) - 2 * tr_sqrt
+
+
+def frechet_distance_from_stats(mu_a, cov_a, mu_b, cov_b) -> float:
+    """The Fréchet distance between N(mu_a, S_a) and N(mu_b, S_b); see :func:`frechet_distance`."""
+    mu_a, mu_b = torch.as_tensor(mu_a).double(), torch.as_tensor(mu_b).double()
+    cov_a, cov_b = torch.as_tensor(cov_a).double(), torch.as_tensor(cov_b).double()
+    fd = frechet_distance_tensor(mu_a, cov_a, mu_b, cov_b)
     return float(fd.clamp(min=0))  # rounding can leave -1e-12 for identical sets
 
 
@@ -190,6 +198,20 @@ def _real_stats(judge, name: str):
     return cache[name]
 
 
+def get_judge(judge=None, device=None) -> torch.nn.Module:
+    """``judge`` itself, or the shipped judge on ``device`` (loaded once, then cached)."""
+    return _judge_or_default(judge, device)
+
+
+def reference_features(judge=None, which: str = "heldout"):
+    """The judge's features (N, 64) of the bundled subset's real digits, with their mean and
+    covariance: ``which`` = "heldout" (the 2,000 held-out digits every metric compares with)
+    or "train" (the first 2,000 training digits, the floor's). Cached per judge."""
+    if which not in ("heldout", "train"):
+        raise ValueError(f"which must be 'heldout' or 'train', got {which!r}")
+    return _real_stats(_judge_or_default(judge), which)
+
+
 def fid_vs_heldout(samples: torch.Tensor, judge=None) -> float:
     """Fréchet distance (judge features) of ``samples`` vs the subset's 2,000 held-out digits.
 
@@ -216,23 +238,186 @@ def fid_floor(judge=None) -> float:
     return cache["floor"]
 
 
-def _kth_neighbour_radius(feats: torch.Tensor, k: int, chunk: int) -> torch.Tensor:
-    """Distance from each point to its k-th nearest *other* point of the same set."""
-    radii = []
-    for i in range(0, len(feats), chunk):
-        d = torch.cdist(feats[i:i + chunk], feats)
-        # the smallest distance is the point to itself (0); the (k+1)-th is the k-th neighbour
-        radii.append(d.topk(k + 1, dim=1, largest=False).values[:, -1])  # topk: faster than kthvalue
-    return torch.cat(radii)
+def fd_at_sizes(feats_a: torch.Tensor, feats_b: torch.Tensor, sizes, repeats: int = 5,
+                seed: int = 0) -> dict:
+    """The Fréchet distance between random subsets of ``N`` features of each set, for each
+    ``N`` in ``sizes``, ``repeats`` times (subsets drawn without replacement, seeded).
+
+    FD estimated from N samples is biased upwards: the noise in the estimated means and
+    covariances adds to the distance, by about c / N for some c > 0 that depends on the
+    features (Chong & Forsyth 2020). So FD values are comparable only at the same N.
+    Returns ``{"sizes": [...], "fd": tensor (len(sizes), repeats), "mean": [...],
+    "std": [...]}``; where N is the size of both sets the repeats are identical.
+    """
+    a, b = torch.as_tensor(feats_a).double(), torch.as_tensor(feats_b).double()
+    sizes = [int(n) for n in sizes]
+    if not sizes or min(sizes) < 2 or max(sizes) > min(len(a), len(b)):
+        raise ValueError(f"sizes must lie between 2 and the smaller set's size "
+                         f"({min(len(a), len(b))}), got {sizes}")
+    gen = torch.Generator().manual_seed(seed)
+    fd = torch.empty(len(sizes), repeats, dtype=torch.float64)
+    for i, n in enumerate(sizes):
+        for r in range(repeats):
+            ia, ib = torch.randperm(len(a), generator=gen)[:n], torch.randperm(len(b), generator=gen)[:n]
+            fd[i, r] = frechet_distance(a[ia], b[ib])
+    return {"sizes": sizes, "fd": fd, "mean": fd.mean(dim=1).tolist(),
+            "std": (fd.std(dim=1) if repeats > 1 else torch.zeros(len(sizes))).tolist()}
 
 
-def _inside_any_ball(points: torch.Tensor, centres: torch.Tensor, radii: torch.Tensor,
-                     chunk: int) -> torch.Tensor:
-    inside = []
-    for i in range(0, len(points), chunk):
-        d = torch.cdist(points[i:i + chunk], centres)  # (chunk, M)
-        inside.append((d <= radii[None, :]).any(dim=1))
-    return torch.cat(inside)
+def fd_extrapolate(sizes, fds) -> dict:
+    """FD at infinitely many samples, by the extrapolation of Chong & Forsyth (2020).
+
+    Fit the straight line FD_N = FD_inf + slope / N to the points (1/N, FD_N) by least squares
+    and read its intercept at 1/N = 0:
+
+        slope = cov(1/N, FD_N) / var(1/N),    FD_inf = mean(FD_N) - slope * mean(1/N).
+
+    ``sizes``: the N values; ``fds``: the FD at each, or a (len(sizes), R) table of R
+    repeats (``fd_at_sizes``'s ``"fd"``), when each repeat gets its own line: then
+    ``fd_inf`` is their mean and ``fd_inf_each`` the R intercepts, whose spread says how
+    sure the extrapolation is. FD_inf can come out below 0 for two samples of one
+    distribution (the line is a first-order model of the bias).
+    """
+    x = 1.0 / torch.as_tensor(sizes, dtype=torch.float64)
+    y = torch.as_tensor(fds, dtype=torch.float64)
+    y = y[:, None] if y.dim() == 1 else y
+    if y.shape[0] != len(x) or len(x) < 2 or torch.unique(x).numel() < 2:
+        raise ValueError(f"need FD values at two or more different sizes, got sizes {list(sizes)} "
+                         f"and values of shape {tuple(y.shape)}")
+    xc = (x - x.mean())[:, None]
+    slope = (xc * (y - y.mean(dim=0))).sum(dim=0) / (xc * xc).sum()
+    fd_inf = y.mean(dim=0) - slope * x.mean()
+    return {"fd_inf": float(fd_inf.mean()), "slope": float(slope.mean()),
+            "fd_inf_each": fd_inf.tolist()}
+
+
+def _check_feature_sets(real_feats, fake_feats, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+    real = torch.as_tensor(real_feats).double()
+    fake = torch.as_tensor(fake_feats).double()
+    if real.dim() != 2 or fake.dim() != 2 or real.shape[1] != fake.shape[1]:
+        raise ValueError(f"expected features (N, F) and (M, F), got {tuple(real.shape)} and "
+                         f"{tuple(fake.shape)}")
+    if min(len(real), len(fake)) <= k:
+        raise ValueError(f"need more than k = {k} samples in each set, got {len(real)} real "
+                         f"and {len(fake)} fake")
+    return real, fake
+
+
+def _nearest_others(x: torch.Tensor, m: int, chunk: int, rows: torch.Tensor | None = None):
+    """Distances (and indices) from each point of ``x`` (or the points ``rows``) to its ``m``
+    nearest *other* points of ``x``, ascending: shapes (len, m)."""
+    rows = torch.arange(len(x)) if rows is None else rows
+    values, indices = [], []
+    for i in range(0, len(rows), chunk):
+        r = rows[i:i + chunk]
+        d = torch.cdist(x[r], x)
+        d[torch.arange(len(r)), r] = math.inf  # a point is not its own neighbour
+        v, j = d.topk(m, dim=1, largest=False)  # topk: faster than a full sort
+        values.append(v), indices.append(j)
+    return torch.cat(values), torch.cat(indices)
+
+
+class NeighbourBalls:
+    """k-nearest-neighbour balls around real and generated features, built once, scored often.
+
+    Each real feature r_i gets the ball B(r_i, rho_k(r_i)), rho_k(r_i) being the distance from
+    r_i to its k-th nearest *other* real feature; each generated feature g_j gets
+    B(g_j, rho_k(g_j)) among the generated ones. With N real and M generated features:
+
+        precision = (1/M) sum_j 1[g_j lies in some real ball]              (Kynkäänniemi et al.
+        recall    = (1/N) sum_i 1[r_i lies in some generated ball]          2019; k = k_pr)
+        density   = 1/(k M) sum_j sum_i 1[g_j in B(r_i, rho_k(r_i))]       (Naeem et al.
+        coverage  = (1/N) sum_i 1[some g_j lies in B(r_i, rho_k(r_i))]      2020; k = k_dc)
+
+    Precision asks "are the samples realistic?", recall "is all of the data reached?".
+    Density counts *how many* real balls hold each sample (1 on average for samples
+    distributed like the real ones; it is not capped at 1), so a few outlying real
+    digits with huge balls cannot make bad samples look good the way they can for precision;
+    coverage uses only the real balls, so outlying *samples* with huge balls cannot fake
+    coverage the way they can fake recall.
+
+    :meth:`scores` takes counts c_j, how often each generated sample is drawn in a bootstrap
+    resample (:mod:`gan_course.bootstrap`): every sum over j is then weighted by c_j (and
+    divided by sum_j c_j instead of M), a sample with c_j = 0 is absent, and rho_k(g_j) is
+    the distance to the k-th nearest other *drawn* sample counted with multiplicity, never
+    to one of g_j's own copies (a copy at distance 0 would shrink its ball to nothing).
+    The real side is never resampled: it is the fixed reference.
+    """
+
+    def __init__(self, real_feats, fake_feats, k_pr: int = 3, k_dc: int = 5, chunk: int = 1024,
+                 reach: int = 16):
+        self.real, self.fake = _check_feature_sets(real_feats, fake_feats, max(k_pr, k_dc))
+        self.k_pr, self.k_dc, self.chunk = k_pr, k_dc, chunk
+        real_nn, _ = _nearest_others(self.real, max(k_pr, k_dc), chunk)
+        self.real_radius_pr, self.real_radius_dc = real_nn[:, k_pr - 1], real_nn[:, k_dc - 1]
+        self.dist = torch.cat([torch.cdist(self.fake[i:i + chunk], self.real)  # (M, N)
+                               for i in range(0, len(self.fake), chunk)])
+        self.in_real = (self.dist <= self.real_radius_pr[None, :]).any(dim=1)     # (M,)
+        in_dc_balls = self.dist <= self.real_radius_dc[None, :]                   # (M, N)
+        self.n_dc_balls = in_dc_balls.sum(dim=1)                                  # (M,)
+        self._dc_pairs = in_dc_balls.nonzero().T  # (generated j, real i) with g_j in B(r_i)
+        self.reach = max(k_pr, min(reach, len(self.fake) - 1))
+        self._fake_nn = None  # the generated points' neighbours, found when recall first needs them
+
+    def _generated_balls(self):
+        """Each generated point's ``reach`` nearest others, and the (generated j, real i) pairs
+        with r_i within the distance of g_j's reach-th neighbour: every pair a ball of g_j can
+        hold unless fewer than k of those neighbours are drawn (then :meth:`scores` checks
+        that row against every real point)."""
+        if self._fake_nn is None:
+            nb_dist, nb_idx = _nearest_others(self.fake, self.reach, self.chunk)
+            pairs = (self.dist <= nb_dist[:, -1:]).nonzero().T
+            self._fake_nn = nb_dist, nb_idx, pairs, self.dist[pairs[0], pairs[1]]
+        return self._fake_nn
+
+    def _fake_radius(self, counts: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+        """rho_k(g_j) for every generated point under ``counts`` (see the class docstring), and
+        which points found their k-th drawn neighbour beyond their ``reach`` nearest."""
+        nb_dist, nb_idx, _, _ = self._generated_balls()
+        k = self.k_pr
+        if counts is None:
+            return nb_dist[:, k - 1], torch.zeros(len(self.fake), dtype=torch.bool)
+        # walk each point's neighbours nearest first, adding their counts, until k are reached
+        reached = counts[nb_idx].cumsum(dim=1) >= k
+        radius = nb_dist.gather(1, reached.to(torch.uint8).argmax(dim=1, keepdim=True)).squeeze(1)
+        far = ~reached.any(dim=1) & (counts > 0)
+        if far.any():
+            rows = far.nonzero().squeeze(1)
+            d_all, i_all = _nearest_others(self.fake, len(self.fake) - 1, self.chunk, rows)
+            pos = (counts[i_all].cumsum(dim=1) >= k).to(torch.uint8).argmax(dim=1, keepdim=True)
+            radius[rows] = d_all.gather(1, pos).squeeze(1)
+        return radius, far
+
+    def scores(self, counts: torch.Tensor | None = None) -> dict:
+        """``precision``, ``recall``, ``density``, ``coverage`` (and ``k_pr``, ``k_dc``);
+        ``counts`` (M,): how often each generated sample is drawn (default: once each)."""
+        n_real = len(self.real)
+        if counts is None:
+            c = torch.ones(len(self.fake), dtype=torch.float64)
+        else:
+            c = torch.as_tensor(counts, dtype=torch.float64)
+            if c.shape != (len(self.fake),) or (c < 0).any() or c.sum() <= self.k_pr:
+                raise ValueError(f"counts must be {len(self.fake)} non-negative numbers summing to "
+                                 f"more than k = {self.k_pr}, got shape {tuple(c.shape)}")
+        present = c > 0
+        total = c.sum()
+        radius, far = self._fake_radius(None if counts is None else c)
+        _, _, (pj, pi), pair_d = self._generated_balls()
+        hit = present[pj] & (pair_d <= radius[pj])
+        recalled = torch.zeros(n_real, dtype=torch.bool)
+        recalled[pi[hit]] = True
+        if far.any():  # balls larger than the candidate pairs reach: check those rows in full
+            recalled |= (self.dist[far] <= radius[far, None]).any(dim=0)
+        covered = torch.zeros(n_real, dtype=torch.bool)
+        dj, di = self._dc_pairs
+        covered[di[present[dj]]] = True
+        return {
+            "precision": float((c * self.in_real).sum() / total),
+            "recall": float(recalled.double().mean()),
+            "density": float((c * self.n_dc_balls).sum() / (self.k_dc * total)),
+            "coverage": float(covered.double().mean()),
+            "k_pr": self.k_pr, "k_dc": self.k_dc,
+        }
 
 
 def precision_recall(real_feats: torch.Tensor, fake_feats: torch.Tensor, k: int = 3,
@@ -247,30 +432,84 @@ def precision_recall(real_feats: torch.Tensor, fake_feats: torch.Tensor, k: int 
     - recall    = fraction of reals inside the fake manifold (is all of the data covered?).
 
     A collapsed generator can have high precision and low recall; a noisy one the reverse.
+    (:class:`NeighbourBalls` computes them, with density and coverage.)
     """
-    real = torch.as_tensor(real_feats).double()
-    fake = torch.as_tensor(fake_feats).double()
-    if real.dim() != 2 or fake.dim() != 2 or real.shape[1] != fake.shape[1]:
-        raise ValueError(f"expected features (N, F) and (M, F), got {tuple(real.shape)} and "
-                         f"{tuple(fake.shape)}")
-    if min(len(real), len(fake)) <= k:
-        raise ValueError(f"need more than k = {k} samples in each set, got {len(real)} real "
-                         f"and {len(fake)} fake")
-    r_real = _kth_neighbour_radius(real, k, chunk)
-    r_fake = _kth_neighbour_radius(fake, k, chunk)
-    precision = _inside_any_ball(fake, real, r_real, chunk).double().mean()
-    recall = _inside_any_ball(real, fake, r_fake, chunk).double().mean()
-    return {"precision": float(precision), "recall": float(recall), "k": k}
+    s = NeighbourBalls(real_feats, fake_feats, k_pr=k, k_dc=k, chunk=chunk).scores()
+    return {"precision": s["precision"], "recall": s["recall"], "k": k}
+
+
+def density_coverage(real_feats: torch.Tensor, fake_feats: torch.Tensor, k: int = 5,
+                     chunk: int = 1024) -> dict:
+    """Density and coverage of generated samples (Naeem et al. 2020), k = 5 as in the paper.
+
+    With real features r_1..r_N, their k-NN radii rho_k(r_i) (distance to the k-th nearest
+    other real), and generated features g_1..g_M:
+
+        density  = 1/(k M) sum_j sum_i 1[||g_j - r_i|| <= rho_k(r_i)]
+        coverage = (1/N) sum_i 1[min_j ||g_j - r_i|| <= rho_k(r_i)]
+
+    Both use only the real balls: density is about 1 for samples distributed like the
+    real data (it can exceed 1 where samples crowd the densest real regions), coverage is
+    the share of real digits with a sample nearby. Computed by :class:`NeighbourBalls`.
+    """
+    s = NeighbourBalls(real_feats, fake_feats, k_pr=k, k_dc=k, chunk=chunk).scores()
+    return {"density": s["density"], "coverage": s["coverage"], "k": k}
+
+
+def truncated_normal(n: int, dim: int, truncation: float | None = None,
+                     generator: torch.Generator | None = None) -> torch.Tensor:
+    """``n`` noise vectors (n, dim), each entry from N(0, 1) restricted to [-psi, psi].
+
+    ``truncation`` psi: the *truncation trick* (Brock et al. 2019, BigGAN): entries beyond
+    psi are never drawn, so G sees only its most typical inputs. Sampled exactly by
+    inverting the normal CDF Phi:
+
+        z = Phi^{-1}(Phi(-psi) + u (Phi(psi) - Phi(-psi))),   u ~ U(0, 1),
+
+    whose variance is 1 - 2 psi phi(psi) / (2 Phi(psi) - 1) (phi the normal density).
+    ``None`` (or inf) is plain ``torch.randn``, the same numbers as with no truncation at all.
+    """
+    if truncation is None or math.isinf(truncation):
+        return torch.randn(n, dim, generator=generator)
+    if not truncation > 0:
+        raise ValueError(f"truncation must be a positive number (or None for none), got {truncation!r}")
+    psi = torch.tensor(float(truncation), dtype=torch.float64)
+    lo = torch.special.ndtr(-psi)
+    u = torch.rand(n, dim, generator=generator, dtype=torch.float64)
+    return torch.special.ndtri(lo + u * (1 - 2 * lo)).clamp(-psi, psi).float()  # 1 - 2 lo = Phi(psi) - Phi(-psi)
+
+
+def nearest_neighbours(x: torch.Tensor, reference: torch.Tensor, chunk: int = 500
+                       ) -> tuple[torch.Tensor, torch.Tensor]:
+    """For each image of ``x`` (M, ...): the Euclidean distance over pixels to its nearest
+    image of ``reference`` (N, ...), min_j ||x_i - ref_j||, and that image's index j.
+
+    Notebook 06's memorisation check: a generator that copies its training digits puts its
+    samples at distance 0 from them, much closer than new real digits come.
+    """
+    flat = torch.as_tensor(reference).flatten(1).double()
+    if len(flat) == 0 or len(x) == 0:
+        raise ValueError("nearest_neighbours needs at least one image on each side")
+    dist, idx = [], []
+    for part in torch.as_tensor(x).double().flatten(1).split(chunk):
+        # |a|^2 - 2 a.b + |b|^2 by one matrix product, in float64 so that a copy comes out at
+        # about 1e-6 from its original (float32 rounding would leave about 0.03)
+        d = torch.cdist(part, flat)
+        m = d.min(dim=1)
+        dist.append(m.values.float()), idx.append(m.indices)
+    return torch.cat(dist), torch.cat(idx)
 
 
 @torch.no_grad()
 def sample_generator(G: torch.nn.Module, n: int = 2000, seed: int = 0,
-                     batch_size: int = 500, digit: int | None = None) -> torch.Tensor:
+                     batch_size: int = 500, digit: int | None = None,
+                     truncation: float | None = None) -> torch.Tensor:
     """``n`` samples of ``G`` in eval mode (restored after), float32 on the CPU.
 
     The noise comes from a CPU generator seeded with ``seed``, so the same G gives the same
     samples on any device. A class-conditional G (``G.n_classes``) gets balanced labels
-    0, 1, ..., 9, 0, 1, ..., or all ``digit`` when it is given.
+    0, 1, ..., 9, 0, 1, ..., or all ``digit`` when it is given. ``truncation`` psi draws
+    the noise from N(0, 1) truncated to [-psi, psi] (:func:`truncated_normal`).
     """
     from gan_course.training import sample_images
 
@@ -278,7 +517,7 @@ def sample_generator(G: torch.nn.Module, n: int = 2000, seed: int = 0,
     if latent_dim is None:
         raise ValueError("G has no `latent_dim` attribute; build it with gan_course.models "
                          "or set G.latent_dim to the size of its noise vector")
-    z = torch.randn(n, latent_dim, generator=torch.Generator().manual_seed(seed))
+    z = truncated_normal(n, latent_dim, truncation, torch.Generator().manual_seed(seed))
     n_classes = getattr(G, "n_classes", None)
     if digit is not None and not (n_classes and 0 <= digit < n_classes):
         raise ValueError(f"digit={digit!r} needs a class-conditional generator with that class "

@@ -228,3 +228,147 @@ def test_mode_coverage_threshold_and_toydata_radius():
     assert cov["modes_covered"] == 16 and cov["high_quality"] > 0.97
     with pytest.raises(ValueError, match="std"):
         M.mode_coverage(x, centers)
+
+
+# ---------------------------------------------------------------------------- density, coverage
+
+def _dc_loops(real, fake, k):
+    def radius(i):
+        return sorted(float(torch.dist(real[i], real[j])) for j in range(len(real)) if j != i)[k - 1]
+    r = [radius(i) for i in range(len(real))]
+    inside = [[float(torch.dist(f, real[i])) <= r[i] for i in range(len(real))] for f in fake]
+    density = sum(sum(row) for row in inside) / (k * len(fake))
+    coverage = np.mean([any(row[i] for row in inside) for i in range(len(real))])
+    return density, coverage
+
+
+@pytest.mark.parametrize("shift, k", [(0.0, 5), (1.0, 3), (4.0, 5)])
+def test_density_coverage_match_loops(shift, k):
+    g = torch.Generator().manual_seed(5)
+    real = torch.randn(30, 3, generator=g).double()
+    fake = (torch.randn(22, 3, generator=g) * 0.7 + shift).double()
+    got = M.density_coverage(real, fake, k=k, chunk=8)
+    density, coverage = _dc_loops(real, fake, k)
+    assert got["density"] == pytest.approx(density) and got["coverage"] == pytest.approx(coverage)
+
+
+def _resampled_reference(real, fake, idx, k_pr, k_dc):
+    """All four metrics on the resample fake[idx] by loops; a fake's own copies are not its
+    neighbours (its ball reaches the k-th nearest other *drawn* sample, with multiplicity)."""
+    def kth(dists, k):
+        return sorted(dists)[k - 1]
+    r_pr = [kth([float(torch.dist(real[i], real[j])) for j in range(len(real)) if j != i], k_pr) for i in range(len(real))]
+    r_dc = [kth([float(torch.dist(real[i], real[j])) for j in range(len(real)) if j != i], k_dc) for i in range(len(real))]
+    drawn = idx.tolist()
+    r_fake = {j: kth([float(torch.dist(fake[j], fake[m])) for m in drawn if m != j], k_pr) for j in set(drawn)}
+    d = lambda j, i: float(torch.dist(fake[j], real[i]))  # noqa: E731
+    precision = np.mean([any(d(j, i) <= r_pr[i] for i in range(len(real))) for j in drawn])
+    recall = np.mean([any(d(j, i) <= r_fake[j] for j in set(drawn)) for i in range(len(real))])
+    density = sum(d(j, i) <= r_dc[i] for j in drawn for i in range(len(real))) / (k_dc * len(drawn))
+    coverage = np.mean([any(d(j, i) <= r_dc[i] for j in set(drawn)) for i in range(len(real))])
+    return {"precision": precision, "recall": recall, "density": density, "coverage": coverage}
+
+
+def test_neighbour_balls_with_counts_match_the_resample_by_loops():
+    from gan_course.bootstrap import counts_of, resample_indices
+
+    g = torch.Generator().manual_seed(6)
+    real = torch.randn(25, 3, generator=g).double()
+    fake = (torch.randn(20, 3, generator=g) * 0.8 + 0.4).double()
+    balls = M.NeighbourBalls(real, fake, k_pr=3, k_dc=4, chunk=6, reach=5)  # reach < 20: the far path too
+    assert balls.scores(torch.ones(20)) == balls.scores()
+    for idx in resample_indices(20, 6, seed=1):
+        got = balls.scores(counts_of(idx, 20))
+        want = _resampled_reference(real, fake, idx, 3, 4)
+        for key, value in want.items():
+            assert got[key] == pytest.approx(value), key
+
+
+def test_neighbour_balls_reject_bad_counts():
+    balls = M.NeighbourBalls(torch.randn(10, 2), torch.randn(8, 2))
+    with pytest.raises(ValueError, match="non-negative"):
+        balls.scores(torch.ones(7))
+
+
+# --------------------------------------------------------------------- FD at several sizes
+
+def test_fd_extrapolate_is_the_least_squares_intercept():
+    sizes, fds = [250, 500, 1000, 2000], [30.0, 18.0, 12.5, 9.0]
+    slope, intercept = np.polyfit(1 / np.array(sizes), fds, 1)
+    got = M.fd_extrapolate(sizes, fds)
+    assert got["fd_inf"] == pytest.approx(intercept) and got["slope"] == pytest.approx(slope)
+    table = torch.tensor([[30.0, 31.0], [18.0, 17.0], [12.5, 13.0], [9.0, 9.5]])
+    each = M.fd_extrapolate(sizes, table)
+    assert each["fd_inf_each"] == pytest.approx([np.polyfit(1 / np.array(sizes), table[:, r].numpy(), 1)[1] for r in range(2)])
+    with pytest.raises(ValueError, match="two or more"):
+        M.fd_extrapolate([100, 100], [1.0, 2.0])
+
+
+def test_fd_at_sizes_is_biased_and_the_extrapolation_removes_most_of_it():
+    # two Gaussians in 8-d whose means are 1 apart: the true FD is 1
+    g = torch.Generator().manual_seed(0)
+    a = torch.randn(4000, 8, generator=g, dtype=torch.float64)
+    b = torch.randn(4000, 8, generator=g, dtype=torch.float64)
+    b[:, 0] += 1.0
+    sizes = [200, 400, 1000, 2000]
+    c = M.fd_at_sizes(a, b, sizes, repeats=8, seed=1)
+    assert c["sizes"] == sizes and c["fd"].shape == (4, 8)
+    assert c["mean"][0] > c["mean"][-1] > 1.0            # biased upwards, less so with more samples
+    e = M.fd_extrapolate(c["sizes"], c["fd"])
+    assert abs(e["fd_inf"] - 1.0) < 0.3 * abs(c["mean"][-1] - 1.0) + 0.02  # closer to the truth than N = 2000
+    again = M.fd_at_sizes(a, b, sizes, repeats=8, seed=1)
+    assert torch.equal(again["fd"], c["fd"])
+    full = M.fd_at_sizes(a[:300], b[:300], [300], repeats=3)
+    assert full["std"] == pytest.approx([0.0], abs=1e-9)  # subsets of the whole set are the whole set
+    with pytest.raises(ValueError, match="sizes"):
+        M.fd_at_sizes(a[:100], b, [200])
+
+
+def test_frechet_distance_tensor_has_finite_gradients_with_a_dead_feature():
+    g = torch.Generator().manual_seed(1)
+    ref = torch.randn(200, 4, generator=g, dtype=torch.float64)
+    f = torch.randn(100, 4, generator=g, dtype=torch.float64).clamp(min=0)
+    f[:, 0] = 0
+    f.requires_grad_(True)
+    mu, cov = M.gaussian_stats(ref)
+    c = f - f.mean(0)
+    fd = M.frechet_distance_tensor(mu, cov, f.mean(0), c.T @ c / 99, floor=1e-10)
+    (grad,) = torch.autograd.grad(fd, [f])
+    assert bool(torch.isfinite(grad).all())
+    # the floor adds sqrt(1e-10) = 1e-5 per zero eigenvalue to the trace term
+    assert float(fd.detach()) == pytest.approx(M.frechet_distance(ref, f.detach()), abs=1e-4)
+
+
+# -------------------------------------------------------------------- truncation, neighbours
+
+def test_truncated_normal_stays_inside_and_has_the_truncated_variance():
+    z = M.truncated_normal(20000, 10, 1.0, torch.Generator().manual_seed(0))
+    assert z.shape == (20000, 10) and float(z.abs().max()) <= 1.0
+    psi = 1.0
+    phi = math.exp(-psi ** 2 / 2) / math.sqrt(2 * math.pi)
+    big_phi = 0.5 * (1 + math.erf(psi / math.sqrt(2)))
+    want = 1 - 2 * psi * phi / (2 * big_phi - 1)
+    assert float(z.var()) == pytest.approx(want, rel=0.02)
+    assert abs(float(z.mean())) < 0.01
+    plain = M.truncated_normal(5, 3, None, torch.Generator().manual_seed(2))
+    assert torch.equal(plain, torch.randn(5, 3, generator=torch.Generator().manual_seed(2)))
+    with pytest.raises(ValueError, match="positive"):
+        M.truncated_normal(5, 3, 0.0)
+
+
+def test_sample_generator_truncation():
+    G = _TinyG()
+    x1, x2 = M.sample_generator(G, 50, seed=0, truncation=0.5), M.sample_generator(G, 50, seed=0, truncation=0.5)
+    assert torch.equal(x1, x2) and not torch.equal(x1, M.sample_generator(G, 50, seed=0))
+    assert torch.equal(M.sample_generator(G, 50, seed=0, truncation=None), M.sample_generator(G, 50, seed=0))
+
+
+def test_nearest_neighbours_match_a_loop_and_find_copies():
+    g = torch.Generator().manual_seed(3)
+    train = torch.rand(40, 1, 28, 28, generator=g) * 2 - 1
+    x = torch.cat([train[[5, 17]], torch.rand(6, 1, 28, 28, generator=g) * 2 - 1])
+    dist, idx = M.nearest_neighbours(x, train, chunk=3)
+    for i in range(len(x)):
+        d = [float(torch.dist(x[i].double(), t.double())) for t in train]
+        assert dist[i].item() == pytest.approx(min(d), abs=1e-4) and idx[i].item() == int(np.argmin(d))
+    assert idx[:2].tolist() == [5, 17] and float(dist[:2].max()) < 1e-4
