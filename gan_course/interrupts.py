@@ -14,7 +14,9 @@ process). A second Ctrl-C more than a second after the first stops at once (a pl
 Ctrl-C to its workers, so each worker may see the same press twice within milliseconds,
 which counts as one.
 
-Signal handlers can only be set in the main thread; elsewhere (a thread of a web app, say)
+It also takes over where the shell started the process with SIGINT ignored (a background
+job, ``cmd &``), so ``kill -INT`` stops such a run cleanly too. Signal handlers can only be
+set in the main thread; elsewhere (a thread of a web app, say)
 :class:`StopRequest` does nothing and Ctrl-C behaves as usual.
 """
 

@@ -149,6 +149,7 @@ def test_a_keyboardinterrupt_raised_after_D_update_keeps_the_last_checkpoint(tmp
 
 
 def test_a_second_ctrl_c_stops_at_once_but_a_double_press_counts_once(monkeypatch):
+    before = signal.getsignal(signal.SIGINT)  # (SIG_IGN when the tests run as a background job)
     with interrupts.StopRequest() as stop:
         sigint_now()
         sigint_now()  # within a second: the same request (torchrun forwards the terminal's)
@@ -157,16 +158,17 @@ def test_a_second_ctrl_c_stops_at_once_but_a_double_press_counts_once(monkeypatc
         time.sleep(0.01)
         with pytest.raises(KeyboardInterrupt):
             sigint_now()
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # put back
+    assert signal.getsignal(signal.SIGINT) is before  # put back
 
 
 def test_sigterm_is_a_stop_request_too(tmp_path):
+    before = signal.getsignal(signal.SIGTERM)
     G, D = tiny_pair()
     h = train_gan(G, D, data(), cfg(), device="cpu", out_dir=tmp_path,
                   hooks=[lambda step, *a: os.kill(os.getpid(), signal.SIGTERM) if step == 2 else None],
                   hook_every=2)
     assert h.stopped_reason == "interrupted" and h.step[-1] == 2
-    assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL
+    assert signal.getsignal(signal.SIGTERM) == before
 
 
 def _default_sigint():
