@@ -506,12 +506,16 @@ def plot_run(history, title: str | None = None, loss: str = "nonsaturating", n_s
     in notebook 08)."""
     fig, axes = plt.subplots(1, 4, figsize=(14, 3.3), layout="constrained",
                              gridspec_kw={"width_ratios": (1.2, 1.2, 1.2, 0.8)})
-    draw_losses(axes[0], history, smoothing, loss)
     losses = np.concatenate([_series(history, "loss_d"), _series(history, "loss_g")])
     finite = np.abs(losses[np.isfinite(losses)])
-    if finite.size and finite.max() > 20:
+    runaway = bool(finite.size and finite.max() > 20)
+    if runaway:  # before drawing: the reference labels' axis takes the scale it is made with
         axes[0].set_yscale("symlog", linthresh=1.0)  # runaway losses: keep the start readable
+    draw_losses(axes[0], history, smoothing, loss)
+    if runaway:  # log 4 and log 2 sit too close on this scale to label them apart
         axes[0].set_ylabel("loss (symlog: linear within ±1)")
+        for child in list(axes[0].child_axes):
+            child.remove()
     draw_d_outputs(axes[1], history, smoothing, loss)
     draw_grad_norm(axes[2], history, smoothing)
     snaps = _samples_of(history)
