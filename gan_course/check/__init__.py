@@ -20,3 +20,4 @@ from gan_course.check.minimax import (alternating_invariant, em_step, extragradi
 from gan_course.check.toy_gan import count_modes, diagnose_runs, generator_field, sample_ring  # noqa: F401
 from gan_course.check.training_loop import d_loss_from_logits, d_step_by_hand, g_step_by_hand, scale_images  # noqa: F401
 from gan_course.check.dcgan import dcgan_init, nearest_neighbour, slerp, upsample_block  # noqa: F401
+from gan_course.check.failures import epoch_batches, gradient_norm, sample_eval  # noqa: F401
