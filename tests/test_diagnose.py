@@ -191,6 +191,20 @@ def test_small_gallery_runs_get_their_diagnosis(fn, steps, expected, x):
     assert r.expected == expected and d.label == expected, d.sentence
 
 
+@pytest.mark.parametrize("fn, steps, expected", [
+    (failures.uniform_noise_data, 1000, "not digits"),
+    (failures.zero_one_data, 1000, "not digits"),
+    (failures.class_sorted_data, 600, "mode collapse"),
+    (failures.missing_detach, 300, "healthy"),
+], ids=lambda v: getattr(v, "__name__", str(v)))
+def test_gallery_runs_on_all_training_digits_get_their_diagnosis(fn, steps, expected):
+    """The failures whose symptom depends on the whole data set (its order, its range, what it
+    is), at the gallery's own lengths (the missing detach() shorter: its curves stay healthy)."""
+    r = fn(0, steps=steps, device="cpu", quick_steps=steps)
+    d = diagnose(r.history)
+    assert r.expected == expected and d.label == expected, d.sentence
+
+
 def test_a_nan_mid_run_is_diverged_and_the_last_good_checkpoint_stays(x, tmp_path):
     from gan_course.checkpoints import load_checkpoint
 
