@@ -169,9 +169,9 @@ def diagnose(history, samples=None, *, curves_only: bool = False) -> Diagnosis:
         return Diagnosis(label, sentence, ev)
 
     if stopped.startswith("non-finite"):  # rule 1, before "too early": a run can break at once
-        return done("diverged", f"Diverged: training stopped on a {stopped[len('non-finite '):]}; "
-                    "lower the learning rates or check the loss (the engine kept the last good "
-                    "checkpoint).")
+        return done("diverged", f"Diverged: training stopped on a {stopped}; lower the learning "
+                    "rates or check the loss (the engine keeps its last good checkpoint, if it "
+                    "wrote one).")
     finite = np.isfinite(loss_d) & np.isfinite(loss_g)
     if n and not finite.all():
         k = int(np.argmin(finite))
