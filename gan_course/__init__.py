@@ -26,6 +26,8 @@ One idea per module:
 - ``scoreboard`` every generator scored the same way, in one table kept in runs/
 - ``plotting``  figures (sample grids, curves, decision surfaces)
 - ``live``      the live training dashboard hook
+- ``diagnose``  ``diagnose(history)``: what a run is doing, in one sentence with the evidence
+- ``failures``  notebook 08's gallery: each failure built and trained from a seed
 - ``widgets``   the notebooks' interactive widgets
 - ``check``     self-checking exercises
 - ``commands``  what ``train`` and ``sample`` do

@@ -6,9 +6,10 @@
     history = train_gan(G, D, x, cfg, hooks=[dash])
     dash.finish()          # draw the final state if the last call was skipped
 
-In a Jupyter kernel the dashboard shows ONE image (losses, D outputs, latest samples) and
-replaces it in place as training goes, through an IPython display handle, at most once
-every ``every_s`` seconds so that drawing stays a small share of training time. Run by
+In a Jupyter kernel the dashboard shows ONE image (losses, D outputs, latest samples, and
+under them what :func:`gan_course.diagnose.diagnose` says of the run so far) and replaces
+it in place as training goes, through an IPython display handle, at most once every
+``every_s`` seconds so that drawing stays a small share of training time. Run by
 nbclient (``make notebooks``) or nbval, the same in-place updates leave exactly one image
 in the stored notebook: the last one. Outside IPython (a script, pytest) it draws nothing
 unless given a ``path``, where it then saves the PNG.
@@ -21,6 +22,7 @@ a second time at the end of the cell.
 from __future__ import annotations
 
 import io
+import textwrap
 import time
 from pathlib import Path
 
@@ -28,6 +30,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from gan_course import plotting
+from gan_course.diagnose import diagnose
 from gan_course.runtime import in_notebook_kernel
 
 
@@ -41,7 +44,9 @@ class LiveDashboard:
     - ``path``: also save each drawing there as a PNG (works outside notebooks too);
     - ``dpi``: resolution of the image (lower is cheaper to draw and to send).
 
-    ``draw_seconds`` and ``draws`` record what the dashboard cost.
+    ``draw_seconds`` and ``draws`` record what the dashboard cost; ``last_diagnosis`` is the
+    :class:`~gan_course.diagnose.Diagnosis` shown at the latest drawing (healthy runs in dark
+    grey, anything else in red).
     """
 
     def __init__(self, every_s: float = 5.0, n_samples: int = 36, data=None,
@@ -59,6 +64,7 @@ class LiveDashboard:
         self._handle = None
         self._last_draw = -float("inf")
         self._pending = None  # the arguments of a call that was skipped by the rate limit
+        self.last_diagnosis = None  # what diagnose() said at the latest drawing
 
     # ---------------------------------------------------------------------------- the hook
     def __call__(self, step: int, history, G, D) -> None:
@@ -117,6 +123,12 @@ class LiveDashboard:
             if len(v):
                 parts.append(f"{label} {np.mean(v[-50:]):.3f}")
         fig.suptitle("   ".join(parts), fontsize=11)
+        # what the run is doing, in words; 2-D points are not digits: curves only for them
+        digits = bool(samples) and samples[-1][1].dim() == 4 and self.data is None
+        verdict = diagnose(history, curves_only=not digits)
+        self.last_diagnosis = verdict
+        fig.supxlabel(textwrap.fill(verdict.sentence, 150), fontsize=9,
+                      color="0.15" if verdict.label in ("healthy", "too early") else "#b2182b")
         return fig
 
     def _draw(self, step, history, G, D) -> None:

@@ -473,3 +473,76 @@ def class_histogram(counts, title: str | None = None):
     fig, ax = plt.subplots(figsize=(5.5, 3.2), layout="constrained")
     draw_class_histogram(ax, counts, title)
     return fig
+
+
+# ----------------------------------------------------------------------- failing runs (08)
+
+def draw_grad_norm(ax, history, smoothing: float = 0.9, label: str | None = None,
+                   color: str = G_COLOR) -> None:
+    """|grad G| per step (the L2 norm of all of G's gradients, ``history.grad_norm_g``) on a
+    log scale: a gradient that vanishes falls by decades, one that explodes rises. Exact
+    zeros (G never reached) are drawn at the bottom of the axis, marked in the title."""
+    v = _series(history, "grad_norm_g")
+    steps = _steps(history, len(v))
+    zeros = int((v == 0).sum()) if len(v) else 0
+    shown = np.where(v > 0, v, np.nan)
+    ax.plot(steps, shown, color=color, alpha=0.25, lw=0.8)
+    finite = np.nan_to_num(shown, nan=np.nanmin(shown) if np.isfinite(shown).any() else 1.0)
+    ax.plot(steps, smooth(finite, smoothing), color=color, lw=1.6, label=label or "|grad G|")
+    ax.set_yscale("log")
+    if zeros == len(v) and len(v):
+        ax.set_ylim(1e-9, 1)
+        ax.text(0.5, 0.5, "|grad G| = 0 at every step", transform=ax.transAxes, ha="center",
+                va="center", color=color)
+    ax.set_xlabel("generator step")
+    ax.set_ylabel("|grad G| (log)")
+    ax.set_title("G's gradient norm" + (f" ({zeros:,} steps exactly 0)" if 0 < zeros < len(v) else ""))
+
+
+def plot_run(history, title: str | None = None, loss: str = "nonsaturating", n_show: int = 16,
+             smoothing: float = 0.9):
+    """One run in four panels: losses (on a symlog scale when they run past 20), D's outputs,
+    G's gradient norm, and the latest fixed-noise samples (the picture of every gallery run
+    in notebook 08)."""
+    fig, axes = plt.subplots(1, 4, figsize=(14, 3.3), layout="constrained",
+                             gridspec_kw={"width_ratios": (1.2, 1.2, 1.2, 0.8)})
+    losses = np.concatenate([_series(history, "loss_d"), _series(history, "loss_g")])
+    finite = np.abs(losses[np.isfinite(losses)])
+    runaway = bool(finite.size and finite.max() > 20)
+    if runaway:  # before drawing: the reference labels' axis takes the scale it is made with
+        axes[0].set_yscale("symlog", linthresh=1.0)  # runaway losses: keep the start readable
+    draw_losses(axes[0], history, smoothing, loss)
+    if runaway:  # log 4 and log 2 sit too close on this scale to label them apart
+        axes[0].set_ylabel("loss (symlog: linear within ±1)")
+        for child in list(axes[0].child_axes):
+            child.remove()
+    draw_d_outputs(axes[1], history, smoothing, loss)
+    draw_grad_norm(axes[2], history, smoothing)
+    snaps = _samples_of(history)
+    if snaps:
+        step, x = snaps[-1]
+        draw_grid(axes[3], x[:n_show].clamp(-1, 1), nrow=int(math.ceil(math.sqrt(n_show))),
+                  title=f"samples, step {int(step):,}")
+    else:
+        axes[3].axis("off")
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+def draw_class_mix(ax, steps, counts, title: str | None = None) -> None:
+    """The judge's class mix of G's samples over training as stacked shares (class 0 at the
+    bottom), one colour per digit: a healthy G keeps ten bands of about a tenth each; mode
+    collapse shows one band taking nearly all, and the chase as that band changing."""
+    c = np.asarray(counts, dtype=float).reshape(-1, 10)
+    shares = c / np.maximum(c.sum(axis=1, keepdims=True), 1)
+    colors = plt.get_cmap("tab10").colors  # digits, neither real nor fake
+    ax.stackplot(np.asarray(steps), shares.T, colors=colors, labels=[str(d) for d in range(10)],
+                 linewidth=0)
+    ax.set_xlim(min(steps), max(steps)) if len(steps) > 1 else None
+    ax.set_ylim(0, 1)
+    ax.set_xlabel("generator step")
+    ax.set_ylabel("share of samples")
+    ax.set_title(title or "the judge's classes of G's samples")
+    ax.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=7, title="digit",
+              title_fontsize=7, frameon=False)

@@ -150,3 +150,24 @@ def test_dashboard_uses_the_course_colours_and_margin_labels():
     fig = live.LiveDashboard(data=get_toy("ring")).render(60, _history(), G, D)
     assert f"{plotting.REAL_NAME}: real" in fig.axes[2].get_title()
     assert fig.axes[2].collections[0].get_cmap() is plotting.D_CMAP
+
+
+def test_the_dashboard_says_what_diagnose_says():
+    from gan_course.diagnose import diagnose
+
+    dash = live.LiveDashboard()
+    h = _history(60)
+    fig = dash.render(60, h, None, None)
+    assert dash.last_diagnosis.label == "healthy"
+    assert fig._supxlabel.get_text().replace("\n", " ") == diagnose(h).sentence
+    n = 200  # D wins: the sentence turns red
+    losing = History(step=list(range(1, n + 1)), loss_d=[0.01] * n, loss_g=[6.0] * n,
+                     d_real=[0.99] * n, d_fake=[0.01] * n, grad_norm_g=[5.0] * n)
+    fig = dash.render(n, losing, None, None)
+    assert dash.last_diagnosis.label == "D winning"
+    assert fig._supxlabel.get_color() != "0.15" and "D is winning" in fig._supxlabel.get_text()
+    # 2-D points (toy data) are not digits: the curves alone are read
+    h2 = _history(60, with_samples=False)
+    h2.samples = [(60, torch.zeros(64, 2))]
+    dash.render(60, h2, None, None)
+    assert dash.last_diagnosis.label == "healthy"

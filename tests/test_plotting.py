@@ -283,3 +283,36 @@ def test_draw_digit_ink_and_signed_range():
     assert P.draw_digit(ax, y / 10, signed=True).get_clim() == (-1, 1)  # never narrower
     with pytest.raises(ValueError, match="one image"):
         P.draw_digit(ax, torch.zeros(2, 5, 5))
+
+
+def test_plot_run_panels_and_a_runaway_loss_on_symlog():
+    h = History(**{k: v for k, v in _history().items()})
+    h.grad_norm_g = list(np.geomspace(1.0, 1e-3, len(h.step)))
+    h.samples = [(120, torch.rand(16, 1, 28, 28) * 2 - 1)]
+    fig = P.plot_run(h, title="a run")
+    losses, d_out, grads, samples = fig.axes[:4]
+    assert [a.get_title() for a in (losses, d_out)] == ["losses", "discriminator outputs"]
+    assert grads.get_yscale() == "log" and losses.get_yscale() == "linear"
+    assert samples.get_title() == "samples, step 120" and fig._suptitle.get_text() == "a run"
+    h.loss_g = list(np.linspace(1, 3000, len(h.step)))
+    runaway = P.plot_run(h).axes[0]
+    assert runaway.get_yscale() == "symlog" and runaway.child_axes == []
+
+
+def test_grad_norm_marks_exact_zeros():
+    fig, ax = plt.subplots()
+    P.draw_grad_norm(ax, {"step": [1, 2, 3, 4], "grad_norm_g": [1.0, 0.0, 0.5, 0.0]})
+    assert "2 steps exactly 0" in ax.get_title()
+    fig, ax = plt.subplots()
+    P.draw_grad_norm(ax, {"step": [1, 2], "grad_norm_g": [0.0, 0.0]})
+    assert ax.texts[0].get_text() == "|grad G| = 0 at every step"
+
+
+def test_class_mix_stacks_the_shares():
+    fig, ax = plt.subplots()
+    counts = [[10] * 10, [100] + [0] * 9]
+    P.draw_class_mix(ax, [100, 200], counts)
+    polys = ax.collections
+    assert len(polys) == 10 and ax.get_ylim() == (0, 1)
+    top = polys[0].get_paths()[0].vertices[:, 1].max()  # class 0's band reaches 1 at step 200
+    assert math.isclose(top, 1.0)

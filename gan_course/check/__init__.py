@@ -21,3 +21,4 @@ from gan_course.check.toy_gan import count_modes, diagnose_runs, generator_field
 from gan_course.check.training_loop import d_loss_from_logits, d_step_by_hand, g_step_by_hand, scale_images  # noqa: F401
 from gan_course.check.dcgan import dcgan_init, nearest_neighbour, slerp, upsample_block  # noqa: F401
 from gan_course.check.evaluation import frechet_distance, inception_score, knn_precision_recall, which_metric  # noqa: F401
+from gan_course.check.failures import epoch_batches, gradient_norm, sample_eval  # noqa: F401
