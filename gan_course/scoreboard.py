@@ -26,7 +26,8 @@ FD. Rows made in quick mode live in their own file and never mix with full-mode 
 scored with another judge or another protocol is set aside, not mixed in.
 
 The sanity rows of notebook 07 are two "generators" that cheat: :class:`CopyingGenerator`
-returns training digits, :class:`OnePerClassGenerator` one fixed digit per class.
+returns training digits, :class:`OnePerClassGenerator` one fixed digit per class (the one
+the judge is surest of).
 """
 
 from __future__ import annotations
@@ -355,14 +356,18 @@ class CopyingGenerator(nn.Module):
 
 class OnePerClassGenerator(CopyingGenerator):
     """The "one fixed real digit per class" cheat: ``images`` holds one digit of each class
-    (the first training digit of each, :meth:`from_data`); z picks one of them uniformly. The
-    judge is sure of each and sees every class equally often, so its class entropy and the
-    Inception-score analogue come out near their maxima, with no diversity at all."""
+    (:meth:`from_data` picks, in each class, the training digit the judge is surest of); z
+    picks one of them uniformly. The judge is sure of each and sees every class equally often,
+    so its class entropy and the Inception-score analogue come out near their maxima, with no
+    diversity at all."""
 
     @classmethod
-    def from_data(cls, x: torch.Tensor, y: torch.Tensor, latent_dim: int = 100) -> OnePerClassGenerator:
-        firsts = [int((y == c).nonzero()[0]) for c in range(10)]
-        return cls(x[firsts], latent_dim)
+    def from_data(cls, x: torch.Tensor, y: torch.Tensor, latent_dim: int = 100,
+                  judge: nn.Module | None = None) -> OnePerClassGenerator:
+        log_p, _ = metrics.judge_outputs(x, judge)  # judge None: the shipped one
+        sure = log_p.gather(1, y.long().view(-1, 1)).squeeze(1)
+        picks = [int(torch.where(y == c, sure, -math.inf).argmax()) for c in range(10)]
+        return cls(x[picks], latent_dim)
 
 
 # ------------------------------------------------------------- the course's trained generators
