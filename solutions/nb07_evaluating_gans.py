@@ -67,36 +67,39 @@ run's bootstrap half-width was 0.05). (2) The reference set: the 2,000 held-out 
 sample of the real digits too. Resample them instead of the generated samples (the same
 bootstrap, with the roles swapped), or split them in halves and score against each. (3) The
 network: every metric but the NN distance is computed through one judge. Score with a second,
-independently trained network (section 7: the DCGAN's FD was 10.9 by the judge and 4.6 by the
-second, so only rankings compare across networks) and check that the ranking holds. Also left
+independently trained network (section 7: notebook 06's DCGAN had an FD of 4.4 by the judge and
+3.3 by the second, so only rankings compare across networks) and check that the ranking holds. Also left
 out: the metric's own settings, above all the sample size, since FD, recall and coverage all
 move with n (exercise 6), and k for the k-NN metrics. The intervals only say how much the
 value would move with another draw of n samples from this one generator.
 """,
     6: """\
 Measured on the shipped DCGAN, n = 500 / 1,000 / 2,000 / 4,000 samples (noise seed 0, 200
-resamples, the 2,000 held-out digits as reference). Half-widths of the 95% intervals: FD 7.98 /
-4.41 / 2.73 / 1.87, precision 0.033 / 0.023 / 0.017 / 0.012, recall 0.032 / 0.032 / 0.024 /
-0.019. Precision's half-width falls by about sqrt(2) for every doubling (1.47, 1.38, 1.43), as
-1/sqrt(n) says: it is an average over the samples. FD's falls faster at small n (1.8 and 1.6
-per doubling, then 1.46): its spread has a 1/n part too. The values move as well, and that is
-the larger lesson: FD falls from 14.4 to 12.9 to 10.9 to 10.4 (its bias, section 5), recall
-falls from 0.867 to 0.842 to 0.816 to 0.767 (more samples make the samples' own k-NN balls
-smaller) and coverage rises from 0.588 to 0.776 to 0.906 to 0.969 (more samples land in more of
-the real balls). FD, recall and coverage are only comparable at the same n, which is why the
-scoreboard fixes n in its protocol.
+resamples, the 2,000 held-out digits as reference). Half-widths of the 95% intervals: FD 4.67 /
+2.32 / 1.43 / 0.92, precision 0.038 / 0.025 / 0.018 / 0.012, recall 0.036 / 0.029 / 0.021 /
+0.019. Precision's half-width falls by about sqrt(2) for every doubling (1.52, 1.39, 1.50), as
+1/sqrt(n) says: it is an average over the samples. FD's falls faster at small n (2.0, then 1.6
+per doubling): its spread has a 1/n part too; recall's more slowly (1.24, 1.38, 1.11). The
+values move as well, and that is the larger lesson: FD falls from 9.95 to 7.70 to 6.14 to 5.32
+(its bias, section 5), recall from 0.863 to 0.862 to 0.855 to 0.816 (more samples make the
+samples' own k-NN balls smaller) and coverage rises from 0.564 to 0.758 to 0.901 to 0.972 (more
+samples land in more of the real balls). FD, recall and coverage are only comparable at the
+same n, which is why the scoreboard fixes n in its protocol.
 """,
     7: """\
-Measured on the shipped DCGAN (2,000 samples, noise seed 0, 200 resamples): with every
-truncated code rescaled to norm 10, precision is 0.854 / 0.859 / 0.849 / 0.850 / 0.831 /
-0.823 and recall 0.817 / 0.813 / 0.808 / 0.804 / 0.799 / 0.816 for psi = 0.5 / 0.75 / 1 / 1.5 /
-2 / no truncation, against 0.058 to 0.831 precision and 0.332 to 0.816 recall without the
-rescaling (section 6). So the collapse of both numbers came from the norm alone: codes inside
-the shell of typical norms give this generator worse digits. What is left of the trade-off is
-small: precision rises by about 0.03 (0.823 to 0.854, just outside each other's intervals)
-while recall stays within its intervals (0.80 to 0.82), and density and coverage do not move
-(0.94 to 0.96, 0.91 to 0.92). For this generator, truncation done without shrinking the norm
-is almost free and almost useless; done the usual way, it moves the codes to where the
-generator was never trained.
+Measured on the shipped generators (2,000 samples, noise seed 0, 200 resamples), for psi = 0.5
+/ 0.75 / 1 / 1.5 / 2 / no truncation. Truncated the usual way, the DCGAN's precision rises from
+0.812 to 0.850 / 0.880 / 0.930 / 0.981 / 0.997 as psi falls while its recall falls from 0.855 to
+0.164, and the MLP GAN loses both (precision 0.848 down to 0.703, recall 0.794 down to 0.217).
+With every truncated code rescaled to norm 10, both curves shrink to a point: the DCGAN's
+precision is 0.832 to 0.837 and its recall 0.818 to 0.834 at every psi, the MLP GAN's 0.841 to
+0.851 and 0.778 to 0.795, and density and coverage stay near their untruncated values (density
+0.93 to 0.94 against 0.90 and 0.95 untruncated, coverage 0.90 to 0.92 against 0.90 and 0.89). So nearly everything truncation did to these two generators came from
+the shorter codes: inside the shell of typical norms the DCGAN draws its most typical digits
+(better precision, fewer styles) and the MLP GAN worse ones. What is left at norm 10 is small:
+about +0.02 precision and -0.03 recall for the DCGAN, inside or at the edge of the intervals,
+and nothing for the MLP GAN. For these generators, truncation done without shrinking the norm
+is almost free and almost useless; done the usual way, its effect depends on what each
+generator does with codes it was never trained on.
 """,
 }
