@@ -209,9 +209,9 @@ def test_nan_stops_the_run_and_keeps_the_last_good_checkpoint(tmp_path, capsys):
 def test_nan_from_an_exploding_loss_without_out_dir(monkeypatch):
     calls = {"n": 0}
 
-    def flaky_d_loss(lr, lf, real_target=1.0):
+    def flaky_d_loss(lr, lf, *targets):  # d_step passes a BCE loss (real_label, fake_label)
         calls["n"] += 1
-        loss = losses.d_loss_bce(lr, lf, real_target)
+        loss = losses.d_loss_bce(lr, lf, *targets)
         return loss * float("inf") if calls["n"] == 3 else loss
 
     monkeypatch.setitem(losses.LOSSES, "nonsaturating", (flaky_d_loss, losses.g_loss_nonsaturating))
