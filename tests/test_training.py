@@ -234,7 +234,7 @@ def test_time_budget_and_quick_mode(monkeypatch):
 @pytest.mark.parametrize("change, match", [
     (dict(steps=0), "steps must be a positive integer"),
     (dict(batch_size=41), "larger than the data set"),
-    (dict(loss="hinge"), "loss must be one of"),
+    (dict(loss="lsgan"), "loss must be one of"),
     (dict(n_critic=0), "n_critic"),
     (dict(lr_d=0.0), "lr_d must be a finite number > 0"),
     (dict(lr_g=-1e-3), "lr_g must be a finite number > 0"),
