@@ -6,7 +6,8 @@ One idea per module:
 - ``data``      MNIST (download, verify, cache, bundled offline subset)
 - ``toy``       2-D mixtures with known modes (ring, grid, moons)
 - ``models``    MLP and DCGAN generators/discriminators
-- ``losses``    the GAN losses, each with its formula
+- ``losses``    the GAN losses, each with its formula, and D's penalties (WGAN-GP, R1)
+- ``augment``   DiffAugment: differentiable random transforms of every image D sees
 - ``theory``    1-D GAN theory on a grid: D*, V(G, D*), JSD, W1, the bilinear game x*y
 - ``config``    ``TrainConfig``: every knob of a training run, with its reason
 - ``training``  ``d_step``, ``g_step``, ``gan_step`` and ``train_gan``

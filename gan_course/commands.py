@@ -22,7 +22,7 @@ from gan_course import distributed, runtime
 from gan_course.checkpoints import CheckpointError, generator_from_checkpoint, load_checkpoint
 from gan_course.data import MNISTUnavailable
 from gan_course.models import ARCHS, build_gan
-from gan_course.recipes import RECIPES, WGAN_GP, default_config
+from gan_course.recipes import RECIPES, WGAN, WGAN_GP, default_config
 from gan_course.losses import LOSSES
 from gan_course.config import AMP, TrainConfig
 from gan_course.training import train_gan
@@ -107,8 +107,7 @@ def _config(args) -> TrainConfig:
         base = {k: v for k, v in saved.items() if k in fields}  # keep the run's settings
     else:
         base = dict(RECIPES[args.arch])
-        if given.get("loss") == "wgan-gp":
-            base.update(WGAN_GP)
+        base.update({"wgan-gp": WGAN_GP, "wgan": WGAN}.get(given.get("loss"), {}))
     base.update(given, progress=given.get("progress", True))  # a saved run may have had it off
     if args.steps is not None:
         base.update(steps=args.steps, max_seconds=None)

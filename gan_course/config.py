@@ -16,9 +16,11 @@ from dataclasses import dataclass, field
 
 import torch
 
-from gan_course.losses import LOSSES
+from gan_course.augment import parse_policy
+from gan_course.losses import BCE_LOSSES, LOSSES
 
 AMP = ("auto", "bf16", "fp16", None)
+WEIGHT_CLIP = 0.01  # WGAN's c (Arjovsky et al. 2017), the default of cfg.weight_clip
 
 
 def knob(default, why: str):
@@ -37,10 +39,24 @@ class TrainConfig:
     betas: tuple[float, float] = knob((0.5, 0.999), "Adam's (beta1, beta2); beta1 = 0.5 "
                                       "(DCGAN): less momentum, a steadier game")
     n_critic: int = knob(1, "D updates per G update (5 for WGAN-GP)")
-    loss: str = knob("nonsaturating", "nonsaturating | saturating | wgan-gp")
+    loss: str = knob("nonsaturating", "nonsaturating | saturating | wgan-gp | wgan (weight "
+                     "clipping) | hinge | least-squares")
     real_label: float = knob(1.0, "target for real images in D's loss; 0.9 = one-sided label "
-                             "smoothing (fakes stay 0)")
+                             "smoothing (fakes stay 0); BCE losses only")
+    fake_label: float = knob(0.0, "target for fakes in D's loss; 0.1 (with real_label 0.9) = "
+                             "two-sided smoothing, which Salimans et al. 2016 advise against; "
+                             "BCE losses only")
     gp_weight: float = knob(10.0, "WGAN-GP's lambda (Gulrajani et al. 2017)")
+    weight_clip: float = knob(WEIGHT_CLIP, "loss wgan only: every D weight clamped to [-c, c] after "
+                              "each D step, c = 0.01 as in Arjovsky et al. 2017, who train with "
+                              "RMSprop at lr 5e-5; the course keeps Adam, with beta1 = 0 and 5 "
+                              "D steps in recipes.WGAN (what --loss wgan starts from)")
+    r1_weight: float = knob(0.0, "R1's gamma (Mescheder et al. 2018): gamma/2 * E||grad_x "
+                            "D(x_real)||^2 added to D's loss; 0 = off (their code's default, "
+                            "10 * E||.||^2 without the 1/2, is gamma = 20 here)")
+    augment: str | None = knob(None, "DiffAugment policy (Zhao et al. 2020): random "
+                               "differentiable transforms of every image D sees, real and fake, "
+                               "such as 'translation,cutout' (see gan_course.augment); None: none")
     max_seconds: float | None = knob(None, "stop after this much training time, bookkeeping "
                                      "excluded (None: no budget)")
     sample_every: int = knob(250, "keep a 64-sample grid of the fixed noise this often")
@@ -60,6 +76,8 @@ class TrainConfig:
     def __post_init__(self):
         if isinstance(self.betas, list):  # from a checkpoint or JSON
             self.betas = tuple(self.betas)
+        if self.augment == "":  # "no transforms", spelled one way (it is run-defining)
+            self.augment = None
         self.validate()
 
     def validate(self) -> None:
@@ -84,8 +102,27 @@ class TrainConfig:
             bad(f"cfg.loss must be one of {sorted(LOSSES)}, got {self.loss!r}")
         if not _real(self.real_label) or not 0 < self.real_label <= 1:
             bad(f"cfg.real_label must be in (0, 1] (0.9 = one-sided smoothing), got {self.real_label!r}")
+        if not _real(self.fake_label) or not 0 <= self.fake_label < self.real_label:
+            bad(f"cfg.fake_label must be in [0, real_label) (0.1 = two-sided smoothing), got {self.fake_label!r}")
+        if self.loss not in BCE_LOSSES and (self.real_label != 1 or self.fake_label != 0):
+            bad(f"cfg.real_label and cfg.fake_label (label smoothing) are targets of the BCE losses "
+                f"{BCE_LOSSES}, and loss {self.loss!r} has none: set them to 1.0 and 0.0, or use a BCE loss.")
         if not _real(self.gp_weight) or not 0 <= self.gp_weight < math.inf:
             bad(f"cfg.gp_weight must be a finite number >= 0 (10 in WGAN-GP), got {self.gp_weight!r}")
+        if not _real(self.weight_clip) or not 0 < self.weight_clip < math.inf:
+            bad(f"cfg.weight_clip must be a finite number > 0 (0.01 in WGAN), got {self.weight_clip!r}")
+        if self.loss != "wgan" and self.weight_clip != WEIGHT_CLIP:
+            bad(f"cfg.weight_clip clips D's weights only with loss 'wgan', not {self.loss!r}: set "
+                f"loss='wgan', or leave weight_clip at its default {WEIGHT_CLIP}.")
+        if not _real(self.r1_weight) or not 0 <= self.r1_weight < math.inf:
+            bad(f"cfg.r1_weight must be a finite number >= 0 (0 = off, such as 10), got {self.r1_weight!r}")
+        if self.r1_weight and self.loss in ("wgan", "wgan-gp"):
+            bad(f"cfg.r1_weight (R1) is for the BCE, hinge and least-squares losses; a {self.loss} "
+                "critic keeps its own Lipschitz constraint: set r1_weight=0, or use another loss.")
+        try:
+            parse_policy(self.augment)
+        except ValueError as err:
+            bad(f"cfg.augment: {err}")
         if self.amp not in AMP:
             bad(f"cfg.amp must be one of {AMP}, got {self.amp!r}")
         if self.ema is not None and (not _real(self.ema) or not 0 < self.ema < 1):

@@ -219,7 +219,7 @@ def _reference_lines(loss: str) -> tuple[dict, bool]:
         return {"loss_d": LOG4, "loss_g": LOG2}, True
     if loss == "saturating":
         return {"loss_d": LOG4, "loss_g": -LOG2}, True
-    return {}, False  # wgan-gp: critic scores, no fixed equilibrium value
+    return {}, False  # WGAN, hinge, least squares: raw scores, not probabilities
 
 
 def _draw_series(ax, history, name: str, label: str, color: str, smoothing: float) -> bool:
@@ -341,7 +341,7 @@ def draw_gradient_field(ax, D, x_real, x_fake, arrows=None, *, loss: str = "nons
 
     - colour: ``D(x) = sigmoid(logit)`` over a ``grid_size`` x ``grid_size`` grid in
       :data:`D_CMAP` (orange: D says fake, white: D = 1/2, dashed, blue: D says real); for
-      ``loss="wgan-gp"`` the raw critic score (blue: high, the real side);
+      the other losses (WGAN, hinge, least squares) the raw score (blue: high, the real side);
     - dots: ``x_real`` (blue) and ``x_fake`` (orange), shape (B, 2);
     - arrows at the first ``n_arrows`` fakes (default: all): ``v_i = -d ell(x_i) / d x_i``
       from :func:`gan_course.losses.generator_field`, the direction in which G's update moves
@@ -356,7 +356,7 @@ def draw_gradient_field(ax, D, x_real, x_fake, arrows=None, *, loss: str = "nons
     what was drawn: ``grid`` (gx, gy, surface), ``real``, ``fake``, ``grad`` (the arrows)
     as arrays, the ``unit`` of the arrows and the surface's ``mesh`` (for ``fig.colorbar``).
     """
-    from gan_course.losses import generator_field
+    from gan_course.losses import BCE_LOSSES, generator_field
     from gan_course.models import eval_mode
 
     param = next(D.parameters())
@@ -384,11 +384,12 @@ def draw_gradient_field(ax, D, x_real, x_fake, arrows=None, *, loss: str = "nons
         pts = torch.from_numpy(np.stack([gx.ravel(), gy.ravel()], 1)).to(param.device, param.dtype)
         with torch.no_grad():
             scores = D(pts).float()
-            surface = (scores if loss == "wgan-gp" else torch.sigmoid(scores)).cpu().numpy()
+            surface = (torch.sigmoid(scores) if loss in BCE_LOSSES else scores).cpu().numpy()
     surface = surface.reshape(grid_size, grid_size)
-    if loss == "wgan-gp":
+    if loss not in BCE_LOSSES:  # a raw score, not a probability
         mesh = ax.pcolormesh(gx, gy, surface, cmap=D_CMAP, shading="auto")
-        label = f"critic score C(x) ({REAL_NAME}: high, real side)"
+        who = "critic score C(x)" if loss.startswith("wgan") else "D's score"
+        label = f"{who} ({REAL_NAME}: high, real side)"
     else:
         mesh = ax.pcolormesh(gx, gy, surface, cmap=D_CMAP, vmin=0, vmax=1, shading="auto")
         if surface.min() < 0.5 < surface.max():  # D's boundary, where it is in view

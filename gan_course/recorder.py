@@ -37,7 +37,8 @@ class History:
     - ``loss_d``, ``loss_g``: the two losses;
     - ``d_real``, ``d_fake``: mean D(x) and D(G(z)) (sigmoid of the logits) *before* D's
       update; ``d_fake_after``: mean D(G(z)) on the same fakes *after* D's update (in G's
-      step). For WGAN-GP they are the critic's mean raw scores instead of probabilities;
+      step). For the losses other than BCE (WGAN, WGAN-GP, hinge, least squares) they are
+      D's mean raw scores instead of probabilities (``losses.d_output``);
     - ``grad_norm_d``, ``grad_norm_g``: the L2 norm of all of D's / G's gradients;
     - ``samples``: ``(step, images)`` of the fixed noise batch, images on the CPU;
     - ``seconds``: training time (sampling, checkpoints and hooks excluded),

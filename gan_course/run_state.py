@@ -21,6 +21,7 @@ for bit on a CPU.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import math
 import warnings
 from dataclasses import dataclass
@@ -38,7 +39,9 @@ from gan_course.recorder import History
 # for (``allow_config_change``). The others (steps, time budget, how often to sample or save,
 # precision, memory layout, the progress bar) may change freely between sessions.
 RUN_DEFINING = ("batch_size", "lr_g", "lr_d", "betas", "n_critic", "loss", "real_label",
-                "gp_weight", "ema", "seed")
+                "fake_label", "gp_weight", "weight_clip", "r1_weight", "augment", "ema", "seed")
+# a setting a checkpoint does not name is one its code did not have yet: it ran as the default
+_DEFAULTS = {f.name: f.default for f in dataclasses.fields(TrainConfig)}
 CHECKPOINT_SAMPLES = 32  # sample grids kept in a checkpoint (uint8): the latest ones
 EMA_BN_SAMPLES = 1024    # noise vectors that estimate the EMA generator's batch-norm statistics
 
@@ -79,7 +82,8 @@ class Run:
     opt_g: torch.optim.Optimizer
     opt_d: torch.optim.Optimizer
     G_ema: nn.Module | None             # the moving average of G's weights (cfg.ema)
-    gen: torch.Generator                # on the CPU: every batch, noise vector and penalty weight
+    gen: torch.Generator                # on the CPU: every batch, noise vector, penalty weight
+                                        # and augmentation
     batches: Batches
     fixed_z: torch.Tensor               # the noise of the sample grids, fixed for the whole run
     fixed_y: torch.Tensor | None
@@ -169,6 +173,9 @@ def _validate_data(G: nn.Module, x, cfg: TrainConfig) -> None:
         raise ValueError("x must be a float tensor of training data, shape (N, ...) "
                          f"(got {type(x).__name__} {getattr(x, 'dtype', '')} {tuple(getattr(x, 'shape', ()))}); "
                          "MNIST bytes: load_mnist() returns them as floats in [-1, 1]")
+    if cfg.augment and x.dim() != 4:
+        raise ValueError(f"cfg.augment = {cfg.augment!r} transforms images (N, C, H, W), but the data "
+                         f"has shape {tuple(x.shape)}: set augment=None for this data.")
     if cfg.batch_size > len(x):
         raise ValueError(f"cfg.batch_size = {cfg.batch_size} is larger than the data set ({len(x)} samples)")
     n_bad = int((~torch.isfinite(x)).sum())
@@ -295,7 +302,7 @@ def config_differences(saved: dict, cfg: TrainConfig) -> list[str]:
     now = cfg.to_dict()
     out = []
     for name in RUN_DEFINING:
-        a, b = saved.get(name), now.get(name)
+        a, b = saved.get(name, _DEFAULTS[name]), now.get(name)
         if isinstance(a, (list, tuple)):
             a, b = tuple(a), tuple(b)
         if a != b:

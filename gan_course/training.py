@@ -15,7 +15,7 @@ repeats it, keeping a :class:`History` and never plotting (plots and live dashbo
 The loop keeps the whole data set as *one* tensor on the device and draws each batch by
 indexing it with a slice of a random permutation (no DataLoader, no worker processes: on a
 2-core CPU they only cost time). All randomness of the loop (permutations, noise, the
-gradient penalty's interpolation) comes from one CPU ``torch.Generator`` seeded by
+gradient penalty's interpolation, the augmentation) comes from one CPU ``torch.Generator`` seeded by
 ``cfg.seed`` and saved in checkpoints, so a resumed run continues bit for bit, and the same
 seed draws the same numbers on any device.
 
@@ -42,7 +42,8 @@ from torch import nn
 from gan_course import distributed, runtime
 from gan_course.config import TrainConfig, _native_bf16, precision  # noqa: F401 (TrainConfig: the API)
 from gan_course.interrupts import StopRequest
-from gan_course.losses import get_losses, gradient_penalty
+from gan_course.augment import diff_augment
+from gan_course.losses import BCE_LOSSES, d_output, get_losses, gradient_penalty, r1_penalty
 from gan_course.models import eval_mode, refresh_batch_norm  # noqa: F401 (the API)
 from gan_course.recorder import METRICS, History, Recorder  # noqa: F401 (the API)
 from gan_course.run_state import Run, finite, prepare_run, restore_run, save_run, validate
@@ -95,36 +96,67 @@ def d_step(G: nn.Module, D: nn.Module, opt_d: torch.optim.Optimizer, x_real: tor
     ``x_fake = G(z).detach()``: D's loss must not send gradients into G. Pass ``x_fake`` to
     reuse a generator pass that :func:`g_step` will use too (it is detached here). ``y``:
     class labels for conditional models (used for the real and the fake batch).
+    ``generator``: the random numbers of the augmentation and of WGAN-GP's penalty.
+
+    The fixes of notebook 09, each off by default: ``cfg.augment`` (D sees both batches
+    through :func:`~gan_course.augment.diff_augment`), label smoothing (the BCE targets),
+    ``cfg.r1_weight`` (:func:`~gan_course.losses.r1_penalty`), WGAN-GP's
+    :func:`~gan_course.losses.gradient_penalty`, WGAN's :func:`clip_weights_`.
     """
     d_loss_fn, _ = get_losses(cfg.loss)
+    if cfg.r1_weight:  # R1 differentiates D's output with respect to the real images
+        x_real = x_real.detach().requires_grad_(True)
     with autocast(cfg, x_real.device):
         if x_fake is None:
             with torch.no_grad():  # no graph to build: D's step never back-propagates into G
                 x_fake = _call(G, z, y)
         x_fake = x_fake.detach()
-        logits_real = _call(D, x_real, y).float()
-        logits_fake = _call(D, x_fake, y).float()
+        logits_real = _call(D, diff_augment(x_real, cfg.augment, generator), y).float()
+        logits_fake = _call(D, diff_augment(x_fake, cfg.augment, generator), y).float()
+    loss_d = d_loss_fn(logits_real, logits_fake, *label_targets(cfg))
     if cfg.loss == "wgan-gp":
         # the penalty in float32: it differentiates a gradient, where bf16 rounding adds up
-        loss_d = d_loss_fn(logits_real, logits_fake) + gradient_penalty(
-            lambda x: _call(D, x, y).float(), x_real, x_fake.float(), cfg.gp_weight, generator)
-        p_real, p_fake = logits_real.mean(), logits_fake.mean()  # critic scores, not probabilities
-    else:
-        loss_d = d_loss_fn(logits_real, logits_fake, cfg.real_label)
-        p_real, p_fake = torch.sigmoid(logits_real).mean(), torch.sigmoid(logits_fake).mean()
+        loss_d = loss_d + gradient_penalty(lambda x: _call(D, x, y).float(), x_real, x_fake.float(),
+                                           cfg.gp_weight, generator)
+    if cfg.r1_weight:
+        loss_d = loss_d + r1_penalty(logits_real, x_real, cfg.r1_weight)
     norm = _update(loss_d, D, opt_d, scaler)
-    return {"loss_d": loss_d.detach(), "d_real": p_real.detach(), "d_fake": p_fake.detach(),
-            "grad_norm_d": norm}
+    if cfg.loss == "wgan":
+        clip_weights_(D, cfg.weight_clip)
+    return {"loss_d": loss_d.detach(), "d_real": d_output(logits_real, cfg.loss).detach(),
+            "d_fake": d_output(logits_fake, cfg.loss).detach(), "grad_norm_d": norm}
+
+
+def label_targets(cfg: TrainConfig) -> tuple[float, ...]:
+    """D's targets for real and fake images, ``(cfg.real_label, cfg.fake_label)``, for the BCE
+    losses (label smoothing); the other losses take none."""
+    return (cfg.real_label, cfg.fake_label) if cfg.loss in BCE_LOSSES else ()
+
+
+@torch.no_grad()
+def clip_weights_(D: nn.Module, clip: float) -> None:
+    """WGAN's constraint (Arjovsky et al. 2017, Algorithm 1): every weight of the critic
+    clamped to ``[-clip, clip]`` after each of its updates.
+
+    A box around the weights bounds the critic's Lipschitz constant (by some K that depends
+    on the architecture), which its Wasserstein estimate needs; the paper calls it "a clearly
+    terrible way" to do so, and WGAN-GP's penalty replaced it.
+    """
+    for p in D.parameters():
+        p.clamp_(-clip, clip)
 
 
 def g_step(G: nn.Module, D: nn.Module, opt_g: torch.optim.Optimizer, z: torch.Tensor,
            cfg: TrainConfig, *, x_fake: torch.Tensor | None = None,
-           y: torch.Tensor | None = None, scaler: torch.amp.GradScaler | None = None) -> dict:
+           y: torch.Tensor | None = None, generator: torch.Generator | None = None,
+           scaler: torch.amp.GradScaler | None = None) -> dict:
     """One update of G. Returns detached 0-d tensors: loss_g, d_fake_after, grad_norm_g.
 
     The gradient of ``loss_g`` flows *through* D into G. D's weights are frozen meanwhile
     (``requires_grad_(False)``): they would get gradients too, which only cost time, and
     only ``opt_g`` steps. ``x_fake``: a generator pass ``G(z)`` (with its graph) to reuse.
+    With ``cfg.augment``, D sees the fakes through a fresh random transform, drawn from
+    ``generator``, and G learns through it.
     """
     _, g_loss_fn = get_losses(cfg.loss)
     D.requires_grad_(False)
@@ -132,13 +164,13 @@ def g_step(G: nn.Module, D: nn.Module, opt_g: torch.optim.Optimizer, z: torch.Te
         with autocast(cfg, z.device):
             if x_fake is None:
                 x_fake = _call(G, z, y)
-            logits_fake = _call(D, x_fake, y).float()
+            logits_fake = _call(D, diff_augment(x_fake, cfg.augment, generator), y).float()
         loss_g = g_loss_fn(logits_fake)
         norm = _update(loss_g, G, opt_g, scaler)
     finally:
         D.requires_grad_(True)
-    p_fake = logits_fake.mean() if cfg.loss == "wgan-gp" else torch.sigmoid(logits_fake).mean()
-    return {"loss_g": loss_g.detach(), "d_fake_after": p_fake.detach(), "grad_norm_g": norm}
+    return {"loss_g": loss_g.detach(), "d_fake_after": d_output(logits_fake, cfg.loss).detach(),
+            "grad_norm_g": norm}
 
 
 # --------------------------------------------------------------------------- the GAN step
@@ -163,7 +195,7 @@ def gan_step(run: Run, x: torch.Tensor, y: torch.Tensor | None, cfg: TrainConfig
     if cfg.n_critic > 1:  # a fresh noise batch for G, as in WGAN-GP's algorithm
         z = run.noise(cfg.batch_size)
     stats.update(g_step(run.G_sync, run.D, run.opt_g, z, cfg, x_fake=x_fake, y=y_real,
-                        scaler=run.scaler_g))
+                        generator=run.gen, scaler=run.scaler_g))
     if run.G_ema is not None:
         ema_update(run.G_ema, run.G, cfg.ema)
     return stats

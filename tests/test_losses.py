@@ -7,8 +7,10 @@ import torch
 from torch import nn
 
 from gan_course import losses
-from gan_course.losses import (d_loss_bce, g_loss_nonsaturating, g_loss_saturating,
-                               get_losses, gradient_penalty, wgan_critic_loss, wgan_g_loss)
+from gan_course.losses import (d_loss_bce, d_loss_hinge, d_loss_least_squares, d_output,
+                               g_loss_hinge, g_loss_least_squares, g_loss_nonsaturating,
+                               g_loss_saturating, get_losses, gradient_penalty, r1_penalty,
+                               wgan_critic_loss, wgan_g_loss)
 
 
 def sig(t):
@@ -109,9 +111,14 @@ def test_loss_table():
     assert get_losses("nonsaturating") == (d_loss_bce, g_loss_nonsaturating)
     assert get_losses("saturating") == (d_loss_bce, g_loss_saturating)
     assert get_losses("wgan-gp") == (wgan_critic_loss, wgan_g_loss)
-    with pytest.raises(ValueError, match="unknown loss 'hinge'"):
-        get_losses("hinge")
-    assert set(losses.LOSSES) == {"nonsaturating", "saturating", "wgan-gp"}
+    assert get_losses("wgan") == (wgan_critic_loss, wgan_g_loss)  # the clipping is in d_step
+    assert get_losses("hinge") == (d_loss_hinge, g_loss_hinge)
+    assert get_losses("least-squares") == (d_loss_least_squares, g_loss_least_squares)
+    with pytest.raises(ValueError, match="unknown loss 'lsgan'; choose one of"):
+        get_losses("lsgan")
+    assert set(losses.LOSSES) == {"nonsaturating", "saturating", "wgan-gp", "wgan", "hinge",
+                                  "least-squares"}
+    assert losses.BCE_LOSSES == ("nonsaturating", "saturating")
 
 
 def test_bce_value_at_even_odds():
@@ -119,9 +126,10 @@ def test_bce_value_at_even_odds():
     assert d_loss_bce(zero, zero).item() == pytest.approx(2 * math.log(2))
 
 
-@pytest.mark.parametrize("loss", ["nonsaturating", "saturating", "wgan-gp"])
+@pytest.mark.parametrize("loss", ["nonsaturating", "saturating", "wgan-gp", "wgan", "hinge",
+                                  "least-squares"])
 def test_generator_field_is_each_points_own_gradient(loss):
-    """-d ell(x_i)/dx_i for a linear D(x) = w.x + b: (1 - s) w, s w and w."""
+    """-d ell(x_i)/dx_i for a linear D(x) = w.x + b: (1 - s) w, s w, w and (1 - l) w."""
     from gan_course.losses import generator_field
 
     D = torch.nn.Linear(2, 1)
@@ -130,7 +138,9 @@ def test_generator_field_is_each_points_own_gradient(loss):
     got = generator_field(D_fn, x, loss)
     s = torch.sigmoid(D_fn(x)).detach()[:, None]
     w = D.weight.detach()
-    want = {"nonsaturating": (1 - s) * w, "saturating": s * w, "wgan-gp": w.expand(7, 2)}[loss]
+    score = D_fn(x).detach()[:, None]
+    want = {"nonsaturating": (1 - s) * w, "saturating": s * w, "wgan-gp": w.expand(7, 2),
+            "wgan": w.expand(7, 2), "hinge": w.expand(7, 2), "least-squares": (1 - score) * w}[loss]
     torch.testing.assert_close(got, want)
     assert D.weight.grad is None and not got.requires_grad
     torch.testing.assert_close(generator_field(D_fn, x[:3], loss), got[:3])  # not per batch
@@ -144,3 +154,74 @@ def test_generator_field_is_the_toy_checkers_reference():
     D = _field_D(0)
     x = torch.randn(9, 2, dtype=torch.float64)
     torch.testing.assert_close(generator_field(D, x), _field_reference(D, x))
+
+
+# ------------------------------------------------------------- notebook 09's losses, by hand
+
+FIXED_REAL = torch.tensor([2.0, 0.5, -1.0, 1.0])   # D's raw outputs on four real images
+FIXED_FAKE = torch.tensor([-2.0, 0.0, 1.5, -0.5])  # ... and on four fakes
+
+
+def test_hinge_loss_on_fixed_scores():
+    # D: mean relu(1 - l_real) + mean relu(1 + l_fake) = (0 + .5 + 2 + 0)/4 + (0 + 1 + 2.5 + .5)/4
+    assert d_loss_hinge(FIXED_REAL, FIXED_FAKE).item() == pytest.approx(2.5 / 4 + 4.0 / 4)
+    assert g_loss_hinge(FIXED_FAKE).item() == pytest.approx(-(-2.0 + 0.0 + 1.5 - 0.5) / 4)
+    # beyond the margin: neither loss nor gradient
+    far = torch.tensor([3.0, 5.0], requires_grad=True)
+    loss = d_loss_hinge(far, -far)
+    loss.backward()
+    assert loss.item() == 0 and far.grad.abs().sum() == 0
+
+
+def test_least_squares_loss_on_fixed_scores():
+    # D: 1/2 mean (l_real - 1)^2 + 1/2 mean l_fake^2;  G: 1/2 mean (l_fake - 1)^2
+    d = 0.5 * (1.0 + 0.25 + 4.0 + 0.0) / 4 + 0.5 * (4.0 + 0.0 + 2.25 + 0.25) / 4
+    g = 0.5 * (9.0 + 1.0 + 0.25 + 2.25) / 4
+    assert d_loss_least_squares(FIXED_REAL, FIXED_FAKE).item() == pytest.approx(d)
+    assert g_loss_least_squares(FIXED_FAKE).item() == pytest.approx(g)
+    assert d_loss_least_squares(torch.ones(3), torch.zeros(3)).item() == 0  # on its targets
+
+
+def test_wgan_critic_loss_on_fixed_scores():
+    # WGAN and WGAN-GP share it: mean C(G(z)) - mean C(x)
+    assert wgan_critic_loss(FIXED_REAL, FIXED_FAKE).item() == pytest.approx(-1.0 / 4 - 2.5 / 4)
+    assert wgan_g_loss(FIXED_FAKE).item() == pytest.approx(1.0 / 4)
+
+
+def test_two_sided_label_smoothing(logits):
+    lr, lf = logits
+    expected = (-(0.9 * torch.log(sig(lr)) + 0.1 * torch.log(1 - sig(lr))).mean()
+                - (0.1 * torch.log(sig(lf)) + 0.9 * torch.log(1 - sig(lf))).mean())
+    torch.testing.assert_close(d_loss_bce(lr, lf, real_target=0.9, fake_target=0.1), expected)
+    for bad in (-0.1, 0.9, 1.0):
+        with pytest.raises(ValueError, match=r"fake_target must be in \[0, real_target\)"):
+            d_loss_bce(lr, lf, real_target=0.9, fake_target=bad)
+
+
+def test_d_output_is_a_probability_only_for_bce_losses():
+    l = torch.tensor([0.0, 2.0])
+    for loss in losses.BCE_LOSSES:
+        torch.testing.assert_close(d_output(l, loss), torch.sigmoid(l).mean())
+    for loss in ("wgan-gp", "wgan", "hinge", "least-squares"):
+        assert d_output(l, loss).item() == 1.0
+
+
+def test_r1_penalty_of_a_linear_d_is_gamma_half_the_squared_weight_norm():
+    """D(x) = w.x + b: grad_x D = w for every sample, so R1 = gamma / 2 * ||w||^2."""
+    D = nn.Linear(5, 1)
+    x = torch.randn(8, 5).requires_grad_(True)
+    penalty = r1_penalty(D(x).view(-1), x, weight=10.0)
+    w = D.weight.detach().flatten()
+    torch.testing.assert_close(penalty, 10.0 / 2 * (w ** 2).sum())
+    penalty.backward()  # create_graph: the penalty trains D, d/dw (gamma/2 ||w||^2) = gamma w
+    torch.testing.assert_close(D.weight.grad.flatten(), 10.0 * w)
+    assert D.bias.grad is None or D.bias.grad.abs().sum() == 0
+
+
+def test_r1_penalty_of_a_quadratic_d_matches_the_hand_gradient():
+    """D(x) = (w.x)^2 on images (B, 1, 2, 2): grad_x D = 2 (w.x) w, per sample."""
+    w = torch.tensor([1.0, -2.0, 0.5, 3.0])
+    x = torch.randn(6, 1, 2, 2, dtype=torch.float64).requires_grad_(True)
+    scores = (x.flatten(1) @ w.double()) ** 2
+    hand = (2 * (x.detach().flatten(1) @ w.double()))[:, None] * w.double()  # (B, 4)
+    torch.testing.assert_close(r1_penalty(scores, x, 1.0), 0.5 * (hand ** 2).sum(1).mean())

@@ -147,6 +147,17 @@ def test_toy_decision_surface_and_gradient_field_match_autograd(loss, tmp_path):
     assert "ring" in fig2.axes[0].get_title() and len(fig2.axes) == 2  # plot + colorbar
 
 
+@pytest.mark.parametrize("loss", ["hinge", "least-squares", "wgan"])
+def test_raw_score_losses_draw_the_score_not_a_probability(loss):
+    G, D, ring = _ShiftG().train(), _LinearD().train(), get_toy("ring")
+    fig, ax = plt.subplots()
+    out = P.draw_toy_decision(ax, G, D, ring, n=100, grid_size=10, loss=loss, n_arrows=20)
+    gx, gy, surface = out["grid"]
+    pts = torch.tensor(np.stack([gx.ravel(), gy.ravel()], 1), dtype=torch.float32)
+    np.testing.assert_allclose(surface.ravel(), D(pts).detach().numpy(), rtol=1e-6)
+    plt.close(fig)
+
+
 def test_toy_decision_rejects_an_image_generator():
     class ImgG(nn.Module):
         latent_dim = 2

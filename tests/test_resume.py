@@ -41,6 +41,10 @@ def ckpt(tmp_path):
     (dict(lr_g=1e-3, lr_d=1e-3), "lr_g: 0.0002 in the checkpoint, 0.001 now; lr_d"),
     (dict(real_label=0.9), "real_label"),
     (dict(ema=0.99), "ema: None in the checkpoint, 0.99 now"),
+    (dict(real_label=0.9, fake_label=0.1), "fake_label: 0.0 in the checkpoint, 0.1 now"),
+    (dict(loss="wgan", weight_clip=0.02), "weight_clip: 0.01 in the checkpoint, 0.02 now"),
+    (dict(r1_weight=10.0), "r1_weight: 0.0 in the checkpoint, 10.0 now"),
+    (dict(augment="translation"), "augment: None in the checkpoint, 'translation' now"),
 ])
 def test_resume_with_other_settings_is_refused_before_any_step(ckpt, change, named):
     G, D = tiny_pair()
@@ -50,6 +54,46 @@ def test_resume_with_other_settings_is_refused_before_any_step(ckpt, change, nam
     assert named in str(err.value) and "allow_config_change=True" in str(err.value)
     assert "--allow-config-change" in str(err.value)
     assert all(torch.equal(a, b) for a, b in zip(before, G.parameters()))  # nothing trained
+
+
+def test_a_checkpoint_from_before_a_setting_existed_resumes_as_its_default(ckpt, tmp_path):
+    blob = load_checkpoint(ckpt)
+    for name in ("fake_label", "weight_clip", "r1_weight", "augment"):  # added for notebook 09
+        del blob["config"][name]
+    torch.save(blob, tmp_path / "older.pt")
+    G, D = tiny_pair()
+    assert train_gan(G, D, data(), cfg(steps=9), device="cpu", resume=tmp_path / "older.pt").step[-1] == 9
+    assert run_state.checkpoint_matches(tmp_path / "older.pt", cfg(), data())[0]  # a cached run still counts
+    with pytest.raises(ValueError, match="augment: None in the checkpoint, 'cutout' now"):
+        train_gan(*tiny_pair(), data(), cfg(steps=9, augment="cutout"), device="cpu",
+                  resume=tmp_path / "older.pt")
+
+
+@pytest.mark.parametrize("fixes", [
+    dict(augment="color,translation,cutout", r1_weight=1.0, real_label=0.9, fake_label=0.1, ema=0.9),
+    dict(loss="wgan", n_critic=2, augment="translation", lr_d=1e-3),
+])
+def test_a_run_with_notebook_09s_fixes_resumes_bit_for_bit(tmp_path, fixes):
+    """The augmentation draws from the loop's generator, which the checkpoint carries."""
+    from gan_course.data import load_mnist
+
+    x = load_mnist("subset").x_train[:256]
+
+    def pair(seed=0):
+        torch.manual_seed(seed)
+        return MLPGenerator(latent_dim=8, hidden=(32,)), MLPDiscriminator(hidden=(32,))
+
+    c = dict(batch_size=16, sample_every=6, checkpoint_every=6, **fixes)
+    G, D = pair()
+    full = train_gan(G, D, x, cfg(steps=12, **c), device="cpu")
+    train_gan(*pair(), x, cfg(steps=6, **c), device="cpu", out_dir=tmp_path)
+    G2, D2 = pair(seed=5)  # other initial weights: all of them come from the file
+    resumed = train_gan(G2, D2, x, cfg(steps=12, **c), device="cpu", resume=tmp_path / "checkpoint.pt")
+    assert all(torch.equal(a, b) for a, b in zip(G2.parameters(), G.parameters()))
+    assert all(torch.equal(a, b) for a, b in zip(D2.parameters(), D.parameters()))
+    assert resumed.loss_d == full.loss_d and resumed.loss_g == full.loss_g
+    if full.G_ema is not None:
+        assert all(torch.equal(a, b) for a, b in zip(resumed.G_ema.parameters(), full.G_ema.parameters()))
 
 
 def test_other_data_is_refused_and_can_be_accepted(ckpt):

@@ -209,9 +209,9 @@ def test_nan_stops_the_run_and_keeps_the_last_good_checkpoint(tmp_path, capsys):
 def test_nan_from_an_exploding_loss_without_out_dir(monkeypatch):
     calls = {"n": 0}
 
-    def flaky_d_loss(lr, lf, real_target=1.0):
+    def flaky_d_loss(lr, lf, *targets):  # d_step passes a BCE loss (real_label, fake_label)
         calls["n"] += 1
-        loss = losses.d_loss_bce(lr, lf, real_target)
+        loss = losses.d_loss_bce(lr, lf, *targets)
         return loss * float("inf") if calls["n"] == 3 else loss
 
     monkeypatch.setitem(losses.LOSSES, "nonsaturating", (flaky_d_loss, losses.g_loss_nonsaturating))
@@ -234,7 +234,7 @@ def test_time_budget_and_quick_mode(monkeypatch):
 @pytest.mark.parametrize("change, match", [
     (dict(steps=0), "steps must be a positive integer"),
     (dict(batch_size=41), "larger than the data set"),
-    (dict(loss="hinge"), "loss must be one of"),
+    (dict(loss="lsgan"), "loss must be one of"),
     (dict(n_critic=0), "n_critic"),
     (dict(lr_d=0.0), "lr_d must be a finite number > 0"),
     (dict(lr_g=-1e-3), "lr_g must be a finite number > 0"),
