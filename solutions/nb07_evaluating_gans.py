@@ -67,8 +67,8 @@ run's bootstrap half-width was 0.05). (2) The reference set: the 2,000 held-out 
 sample of the real digits too. Resample them instead of the generated samples (the same
 bootstrap, with the roles swapped), or split them in halves and score against each. (3) The
 network: every metric but the NN distance is computed through one judge. Score with a second,
-independently trained network (section 7: notebook 06's DCGAN had an FD of 4.4 by the judge and
-3.3 by the second, so only rankings compare across networks) and check that the ranking holds. Also left
+independently trained network (section 7: notebook 06's DCGAN had an FD of 8.4 by the judge and
+3.9 by the second, so only rankings compare across networks) and check that the ranking holds. Also left
 out: the metric's own settings, above all the sample size, since FD, recall and coverage all
 move with n (exercise 6), and k for the k-NN metrics. The intervals only say how much the
 value would move with another draw of n samples from this one generator.
