@@ -9,6 +9,7 @@ One idea per module:
 - ``losses``    the GAN losses, each with its formula, and D's penalties (WGAN-GP, R1)
 - ``augment``   DiffAugment: differentiable random transforms of every image D sees
 - ``theory``    1-D GAN theory on a grid: D*, V(G, D*), JSD, W1, the bilinear game x*y
+- ``dirac``     the Dirac-GAN: which training methods converge, by eigenvalues and trajectories
 - ``config``    ``TrainConfig``: every knob of a training run, with its reason
 - ``training``  ``d_step``, ``g_step``, ``gan_step`` and ``train_gan``
 - ``recipes``   the default training config of each architecture, with its measurements
