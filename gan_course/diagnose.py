@@ -72,6 +72,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from gan_course.recorder import sample_grids, series
+
 LABELS = ("diverged", "too early", "labels swapped", "mode collapse", "not learning",
           "saturating stall", "D winning", "not digits", "healthy")
 
@@ -103,22 +105,12 @@ class Diagnosis:
         p.text(self.sentence)
 
 
-def _series(history, name: str) -> np.ndarray:
-    values = history[name] if isinstance(history, dict) else getattr(history, name, [])
-    return np.asarray(values, dtype=float)
-
-
-def _grids(history) -> list:
-    samples = history.get("samples") if isinstance(history, dict) else getattr(history, "samples", None)
-    return list(samples or [])
-
-
 def grid_change(history) -> tuple[float, int] | None:
     """How much the fixed-noise samples changed over about 100 steps: the mean absolute pixel
     difference between the latest grid and the one closest to 100 steps before it (50 to
     200 steps apart; the same noise vectors), and the steps between them; None without two
     such grids."""
-    grids = _grids(history)
+    grids = sample_grids(history)
     if len(grids) < 2:
         return None
     s1, x1 = grids[-1]
@@ -147,15 +139,15 @@ def diagnose(history, samples=None, *, curves_only: bool = False) -> Diagnosis:
     ``samples``: generated images (N, 1, 28, 28) in [-1, 1], default the history's latest
     fixed-noise grid; ``curves_only``: ignore samples, read the curves alone.
     """
-    loss_d, loss_g = _series(history, "loss_d"), _series(history, "loss_g")
-    d_real, d_fake = _series(history, "d_real"), _series(history, "d_fake")
-    gn_g = _series(history, "grad_norm_g")
+    loss_d, loss_g = series(history, "loss_d"), series(history, "loss_g")
+    d_real, d_fake = series(history, "d_real"), series(history, "d_fake")
+    gn_g = series(history, "grad_norm_g")
     stopped = (history.get("stopped_reason", "") if isinstance(history, dict)
                else getattr(history, "stopped_reason", "")) or ""
     n = len(loss_d)
     given = samples is not None
     if samples is None and not curves_only:
-        grids = _grids(history)
+        grids = sample_grids(history)
         samples = grids[-1][1] if grids else None
     stats = sample_stats(samples) if samples is not None and not curves_only and len(samples) > 1 else None
     w = int(min(500, max(MIN_STEPS, n // 5)))

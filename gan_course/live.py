@@ -31,6 +31,7 @@ from matplotlib.figure import Figure
 
 from gan_course import plotting
 from gan_course.diagnose import diagnose
+from gan_course.recorder import sample_grids, series
 from gan_course.runtime import in_notebook_kernel
 
 
@@ -94,7 +95,7 @@ class LiveDashboard:
         plotting.draw_losses(ax_loss, history, loss=self.loss)
         plotting.draw_d_outputs(ax_d, history, loss=self.loss)
         ax_loss.set_xlabel("")
-        samples = plotting._samples_of(history)
+        samples = sample_grids(history)
         if self.data is not None:
             plotting.draw_toy_decision(ax_s, G, D, self.data, n=500, grid_size=60, loss=self.loss,
                                        n_arrows=80, colorbar=False)
@@ -119,7 +120,7 @@ class LiveDashboard:
             parts.append(f"{seconds:.0f} s of training")
         for name, label in (("loss_d", "loss_D"), ("loss_g", "loss_G"), ("d_real", "D(x)"),
                             ("d_fake", "D(G(z))")):
-            v = plotting._series(history, name)
+            v = series(history, name)
             if len(v):
                 parts.append(f"{label} {np.mean(v[-50:]):.3f}")
         fig.suptitle("   ".join(parts), fontsize=11)

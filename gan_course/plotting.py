@@ -25,12 +25,13 @@ One colour convention for the whole course (these figures, the dashboard, the wi
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
 
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
 from matplotlib.colors import LinearSegmentedColormap, to_rgb
+
+from gan_course.recorder import sample_grids, series
 
 # ------------------------------------------------------------------------ colours and ink
 
@@ -64,26 +65,9 @@ def _to_numpy(x) -> np.ndarray:
     return np.asarray(x, dtype=np.float32)
 
 
-def _series(history, name: str) -> np.ndarray:
-    """``history.name`` or ``history[name]`` (a History or a plain dict of lists) as floats."""
-    if isinstance(history, Mapping):
-        values = history.get(name, [])
-    else:
-        values = getattr(history, name, [])
-    return np.asarray(values, dtype=float)
-
-
 def _steps(history, n: int) -> np.ndarray:
-    steps = _series(history, "step")
+    steps = series(history, "step")
     return steps if len(steps) == n else np.arange(1, n + 1)
-
-
-def _samples_of(history_or_samples) -> list:
-    if isinstance(history_or_samples, Mapping):
-        return list(history_or_samples.get("samples", []))
-    if hasattr(history_or_samples, "samples"):
-        return list(history_or_samples.samples)
-    return list(history_or_samples)
 
 
 def smooth(values, weight: float = 0.9) -> np.ndarray:
@@ -195,7 +179,7 @@ def samples_over_time(samples, n_show: int = 16, max_panels: int = 6, nrow: int 
     At most ``max_panels`` snapshots are shown, evenly spaced, always with the first and the
     last; each shows the first ``n_show`` images, so the same noise is followed across steps.
     """
-    snaps = _samples_of(samples)
+    snaps = sample_grids(samples)
     if not snaps:
         raise ValueError("no samples to show: the history has no (step, images) snapshots; "
                          "train with cfg.sample_every smaller than the number of steps")
@@ -224,7 +208,7 @@ def _reference_lines(loss: str) -> tuple[dict, bool]:
 
 def _draw_series(ax, history, name: str, label: str, color: str, smoothing: float) -> bool:
     """One recorded series: faint raw values, solid smoothed ones. False if not recorded."""
-    v = _series(history, name)
+    v = series(history, name)
     if not len(v):
         return False
     steps = _steps(history, len(v))
@@ -483,7 +467,7 @@ def draw_grad_norm(ax, history, smoothing: float = 0.9, label: str | None = None
     """|grad G| per step (the L2 norm of all of G's gradients, ``history.grad_norm_g``) on a
     log scale: a gradient that vanishes falls by decades, one that explodes rises. Exact
     zeros (G never reached) are drawn at the bottom of the axis, marked in the title."""
-    v = _series(history, "grad_norm_g")
+    v = series(history, "grad_norm_g")
     steps = _steps(history, len(v))
     zeros = int((v == 0).sum()) if len(v) else 0
     shown = np.where(v > 0, v, np.nan)
@@ -507,7 +491,7 @@ def plot_run(history, title: str | None = None, loss: str = "nonsaturating", n_s
     in notebook 08)."""
     fig, axes = plt.subplots(1, 4, figsize=(14, 3.3), layout="constrained",
                              gridspec_kw={"width_ratios": (1.2, 1.2, 1.2, 0.8)})
-    losses = np.concatenate([_series(history, "loss_d"), _series(history, "loss_g")])
+    losses = np.concatenate([series(history, "loss_d"), series(history, "loss_g")])
     finite = np.abs(losses[np.isfinite(losses)])
     runaway = bool(finite.size and finite.max() > 20)
     if runaway:  # before drawing: the reference labels' axis takes the scale it is made with
@@ -519,7 +503,7 @@ def plot_run(history, title: str | None = None, loss: str = "nonsaturating", n_s
             child.remove()
     draw_d_outputs(axes[1], history, smoothing, loss)
     draw_grad_norm(axes[2], history, smoothing)
-    snaps = _samples_of(history)
+    snaps = sample_grids(history)
     if snaps:
         step, x = snaps[-1]
         draw_grid(axes[3], x[:n_show].clamp(-1, 1), nrow=int(math.ceil(math.sqrt(n_show))),

@@ -19,6 +19,7 @@ import contextlib
 import html
 import sys
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -95,6 +96,23 @@ class History:
         h.seconds, h.images_seen = float(d.get("seconds", 0.0)), int(d.get("images_seen", 0))
         h.stopped_reason = d.get("stopped_reason", "")
         return h
+
+
+def series(history, name: str) -> np.ndarray:
+    """``history.name`` or ``history[name]`` (a :class:`History` or a plain dict of lists) as
+    floats; empty where the run recorded none."""
+    values = history.get(name, []) if isinstance(history, Mapping) else getattr(history, name, [])
+    return np.asarray(values, dtype=float)
+
+
+def sample_grids(history_or_samples) -> list:
+    """The ``(step, images)`` grids of a :class:`History`, of a dict with ``"samples"``, or of
+    such a list itself."""
+    if isinstance(history_or_samples, Mapping):
+        return list(history_or_samples.get("samples") or [])
+    if hasattr(history_or_samples, "samples"):
+        return list(history_or_samples.samples or [])
+    return list(history_or_samples)
 
 
 def _as_list(v) -> list:
