@@ -72,6 +72,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from gan_course.losses import BCE_LOSSES
 from gan_course.recorder import sample_grids, series
 
 LABELS = ("diverged", "too early", "labels swapped", "mode collapse", "not learning",
@@ -132,12 +133,16 @@ def sample_stats(samples) -> dict:
             "dark": float((flat < DARK).float().mean())}
 
 
-def diagnose(history, samples=None, *, curves_only: bool = False) -> Diagnosis:
+def diagnose(history, samples=None, *, loss: str | None = None, curves_only: bool = False) -> Diagnosis:
     """Name what a run is doing, in one sentence with its evidence (see the module's rules).
 
     ``history``: a :class:`~gan_course.training.History` (or a dict of its lists);
     ``samples``: generated images (N, 1, 28, 28) in [-1, 1], default the history's latest
-    fixed-noise grid; ``curves_only``: ignore samples, read the curves alone.
+    fixed-noise grid; ``loss``: the run's ``cfg.loss``. The rules about D's probabilities
+    (swapped labels, the stall, D winning) apply to the BCE losses only; without ``loss``
+    they apply when every recorded D(x) lies in [0, 1], which a hinge or least-squares D's
+    raw scores can do too: pass ``loss`` for those. ``curves_only``: ignore samples, read the
+    curves alone.
     """
     loss_d, loss_g = series(history, "loss_d"), series(history, "loss_g")
     d_real, d_fake = series(history, "d_real"), series(history, "d_fake")
@@ -180,7 +185,7 @@ def diagnose(history, samples=None, *, curves_only: bool = False) -> Diagnosis:
     peak = float(np.median(np.maximum(np.abs(loss_d[last]), np.abs(loss_g[last]))))
     g_now = float(np.median(gn_g[last])) if len(gn_g) >= n else float("nan")
     no_gradient = bool(np.isfinite(g_now) and g_now < NO_GRADIENT)
-    probabilities = _is_prob(d_real[last])
+    probabilities = _is_prob(d_real[last]) if loss is None else loss in BCE_LOSSES
     ev.update(loss_peak=peak, grad_g=g_now)
     where = f"over the last {w:,} of {n:,} steps"
     frozen = f"; and G gets no gradient at all (|grad G| {g_now:.2g})" if no_gradient else ""
@@ -250,7 +255,7 @@ def diagnose(history, samples=None, *, curves_only: bool = False) -> Diagnosis:
                     "really digits?")
 
     if not probabilities:
-        return done("healthy", f"No failure found: the critic's losses are finite and G's gradient "
+        return done("healthy", f"No failure found: D's losses are finite and G's gradient "
                     f"is alive (|grad G| {g_now:.2g} {where}); measure the samples to judge them.")
     spread = f", the samples vary (pixel spread {stats['spread']:.2f})" if stats is not None else ""
     return done("healthy", f"Healthy: neither player wins (D(x) {m['d_real']:.2f}, D(G(z)) "

@@ -146,8 +146,18 @@ def test_samples_that_jump_between_grids_are_mode_collapse():
 
 def test_wgan_scores_are_not_probabilities():
     d = diagnose(make(d_real=3.0, d_fake=-2.0, loss_d=-5.0, loss_g=2.0))
-    assert d.label == "healthy" and "critic" in d.sentence
+    assert d.label == "healthy" and "No failure found" in d.sentence
     assert diagnose(make(d_real=3.0, d_fake=-2.0, samples=[(600, one_image())])).label == "mode collapse"
+
+
+def test_raw_scores_inside_0_1_are_read_as_probabilities_only_for_bce_losses():
+    # a least-squares D regresses real to 1 and fake to 0: its raw scores look like a winning D's
+    curves = dict(d_real=0.95, d_fake=0.05, loss_d=0.01, loss_g=0.4)
+    assert diagnose(make(**curves)).label == "D winning"                      # loss unknown: read as BCE
+    assert diagnose(make(**curves), loss="nonsaturating").label == "D winning"
+    for loss in ("least-squares", "hinge", "wgan-gp"):
+        d = diagnose(make(**curves), loss=loss)
+        assert d.label == "healthy" and "No failure found" in d.sentence, loss
 
 
 def test_samples_argument_and_dicts():
