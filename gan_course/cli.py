@@ -68,6 +68,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seconds", type=_positive_float, default=None,
                    help="time budget of the time-to-quality run (default 300)")
     p.add_argument("--skip-quality", action="store_true", help="only measure img/s")
+    p.add_argument("--skip-speed", action="store_true", help="only the time-to-quality curve")
+    p.add_argument("--fix", nargs="+", default=None, metavar="NAME",
+                   help="time-to-quality curves of these fixes of gan_course.fixes.FIXES, one "
+                        "after the other (default: the DCGAN recipe)")
     p.add_argument("--compile", action="store_true",
                    help="also measure the training loop with torch.compile (compiling takes minutes)")
 

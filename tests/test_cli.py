@@ -86,7 +86,23 @@ def test_bench_quick(monkeypatch, capsys):
         line = next(l for l in out.splitlines() if l.strip().startswith(arch))
         assert "package" in line and "tutorial-style" in line and "ratio" in line and "epoch" in line
     assert "peak memory" in out and "load average" in out
-    assert "confident" in out and ("reached" in out or "not reached within 1 s" in out)
+    assert "confident" in out and "FD" in out and "DCGAN recipe:" in out
+    assert "reached" in out.splitlines()[-2]  # "reached ... first after" or "not reached within 1 s"
+
+
+def test_bench_curves_of_fixes_only(monkeypatch, capsys):
+    monkeypatch.setenv("GAN_COURSE_QUICK", "1")
+    assert cli.main(["bench", "--device", "cpu", "--seconds", "0.5", "--skip-speed",
+                     "--fix", "hinge loss", "EMA of G (0.999)"]) == 0
+    out = capsys.readouterr().out
+    assert "package" not in out and "time to quality: hinge loss" in out
+    assert "time to quality: EMA of G (0.999)" in out and "EMA of G (0.999): " in out
+
+
+def test_bench_refuses_an_unknown_fix_before_measuring(capsys):
+    assert cli.main(["bench", "--fix", "dropout"]) == 2
+    err = capsys.readouterr().err
+    assert "unknown fix 'dropout'" in err and "R1 (gamma 10)" in err
 
 
 def test_every_architecture_loss_and_regulariser_from_the_command_line(tmp_path, capsys):

@@ -1,0 +1,106 @@
+"""gan_course.fixes: the fixes of notebook 09, run at equal time and summarised over seeds."""
+
+import json
+import math
+
+import pytest
+import torch
+
+from gan_course import fixes
+from gan_course.models import DCGANDiscriminator
+
+
+def test_every_fix_builds_a_valid_config_and_pair():
+    for name, fix in fixes.FIXES.items():
+        cfg = fixes.config_of(name, seed=3, seconds=5)
+        assert cfg.max_seconds == 5 and cfg.seed == 3
+        for key, value in fix.config.items():
+            assert getattr(cfg, key) == value, (name, key)
+        G, D = fixes.build(name, seed=0)
+        assert isinstance(D, DCGANDiscriminator)
+        assert D(G(torch.randn(2, G.latent_dim))).shape == (2,)
+
+
+def test_wgan_gp_critic_has_no_batch_norm_and_build_leaves_the_global_stream():
+    _, D = fixes.build("WGAN-GP", seed=0)
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in D.modules())
+    torch.manual_seed(5)
+    want = torch.rand(2)
+    torch.manual_seed(5)
+    fixes.build("DCGAN recipe", seed=1)
+    assert torch.equal(torch.rand(2), want)
+
+
+def test_unknown_fix_is_refused_with_the_list():
+    with pytest.raises(ValueError, match="choose from"):
+        fixes.config_of("dropout", 0, 1)
+
+
+def test_difference_is_welchs_interval():
+    d, lo, hi = fixes.difference([1.0, 2.0, 3.0], [4.0, 5.0, 6.0])
+    half = 2.776 * math.sqrt(1 / 3 + 1 / 3)  # sd 1 each, n 3 each: 4 degrees of freedom
+    assert d == -3.0 and lo == pytest.approx(-3 - half) and hi == pytest.approx(-3 + half)
+    assert fixes.difference([1.0], [2.0, 3.0])[1:] == (-math.inf, math.inf)
+    assert fixes.difference([2.0, 2.0], [1.0, 1.0]) == (1.0, 1.0, 1.0)
+
+
+def _run(fix, seed, fd, conf):
+    metrics = {k: {"value": 0.5, "low": 0.4, "high": 0.6} for k in fixes.METRIC_KEYS}
+    metrics["fd"] = {"value": fd, "low": fd - 1, "high": fd + 1}
+    metrics["confident"] = {"value": conf, "low": conf, "high": conf}
+    return {"fix": fix, "seed": seed, "steps": 100, "seconds": 1.0, "img_per_s": 6400.0,
+            "stopped": "time budget", "row": {"metrics": metrics}}
+
+
+def test_summary_calls_only_clear_differences():
+    runs = [_run(fixes.BASELINE, s, fd, 0.7) for s, fd in enumerate([20.0, 21.0, 22.0])]
+    runs += [_run("WGAN-GP", s, fd, 0.8) for s, fd in enumerate([10.0, 11.0, 12.0])]   # clearly lower FD
+    runs += [_run("hinge loss", s, fd, 0.7) for s, fd in enumerate([15.0, 30.0, 21.0])]  # too noisy
+    runs += [_run("R1 (gamma 10)", s, fd, 0.6) for s, fd in enumerate([30.0, 31.0, 32.0])]
+    rows = {r["fix"]: r for r in fixes.summary({"runs": runs})}
+    assert rows[fixes.BASELINE]["verdict"] == "(the baseline)"
+    assert rows["WGAN-GP"]["verdict"] == "better"
+    assert rows["hinge loss"]["verdict"] == "no clear difference"
+    assert rows["R1 (gamma 10)"]["verdict"] == "worse"
+    assert rows["WGAN-GP"]["metrics"]["confident"]["diff"][0] == pytest.approx(0.1)
+    table = fixes.format_summary(list(rows.values()))
+    assert "better" in table and "WGAN-GP" in table and len(table.splitlines()) == 5
+
+
+def test_sweep_writes_scores_and_resumes(tmp_path, monkeypatch):
+    from gan_course.data import load_mnist
+
+    x = load_mnist("subset").x_train[:256]
+    out = tmp_path / "fixes.json"
+    data = fixes.sweep(out, [fixes.BASELINE], seeds=[0], seconds=0.3, x=x, say=lambda *a: None)
+    (run,) = data["runs"]
+    assert run["steps"] > 0 and run["row"]["metrics"]["fd"]["value"] > 0
+    assert json.loads(out.read_text()) == data
+    # resuming trains nothing that is already there
+    monkeypatch.setattr(fixes, "run_fix", lambda *a, **k: pytest.fail("trained again"))
+    assert fixes.sweep(out, [fixes.BASELINE], seeds=[0], seconds=0.3, x=x, say=lambda *a: None) == data
+    with pytest.raises(ValueError, match="--seconds 0.3"):
+        fixes.sweep(out, [fixes.BASELINE], seeds=[0], seconds=5, x=x)
+
+
+def test_load_refuses_a_file_that_is_not_a_sweep(tmp_path):
+    path = tmp_path / "other.json"
+    path.write_text(json.dumps({"format": "gan_course.scoreboard/1"}))
+    with pytest.raises(ValueError, match="not a file of gan_course.fixes"):
+        fixes.load(path)
+
+
+def test_an_interrupted_run_is_not_recorded_and_stops_the_sweep(tmp_path, monkeypatch):
+    calls = []
+
+    def interrupted(name, seed, seconds, x, device):
+        calls.append(name)
+        return {"fix": name, "seed": seed, "steps": 3, "seconds": 0.1, "img_per_s": 1.0,
+                "stopped": "interrupted", "row": {}, "G": None, "history": None}
+
+    monkeypatch.setattr(fixes, "run_fix", interrupted)
+    said = []
+    data = fixes.sweep(tmp_path / "f.json", [fixes.BASELINE, "WGAN-GP"], seeds=[0], seconds=1,
+                       say=said.append)
+    assert data["runs"] == [] and calls == [fixes.BASELINE]
+    assert "not recorded" in said[0] and "resumes" in said[0]
