@@ -144,40 +144,27 @@ def time_to_quality(x: torch.Tensor, device: torch.device, budget_s: float,
                     fix: str | None = None) -> list[str]:
     """Train the DCGAN recipe (or one of :data:`gan_course.fixes.FIXES`, seed 0) for the
     budget and measure N_EVAL samples every EVAL_EVERY_S seconds of training: the judge's
-    confident fraction and FD, a time-to-quality curve. The last line says when the
-    confident fraction first reached TARGET."""
+    confident fraction and FD, a time-to-quality curve (:class:`gan_course.fixes.QualityTrace`).
+    The last line says when the confident fraction first reached TARGET."""
     from gan_course import fixes
-    from gan_course.judge import load_judge
-    from gan_course.metrics import fid_vs_heldout, judge_scores, sample_generator
 
     fix = fix or fixes.BASELINE
-    judge = load_judge(device)
     lines: list[str] = []
-    state = {"last": 0.0, "best": 0.0, "reached": None}
 
-    def evaluate(step, history, G, D):
-        if history.seconds - state["last"] < EVAL_EVERY_S and history.seconds < budget_s:
-            return False
-        state["last"] = history.seconds
-        G = history.G_ema if history.G_ema is not None else G  # what the run samples from
-        x_fake = sample_generator(G, N_EVAL, seed=1234)
-        conf = judge_scores(x_fake, judge)["confident_fraction"]
-        state["best"] = max(state["best"], conf)
-        lines.append(f"  {history.seconds:6.0f} s  step {step:6d}  confident {conf:6.1%}  "
-                     f"FD {fid_vs_heldout(x_fake, judge):6.1f}")
-        print(lines[-1], flush=True)
-        if conf >= TARGET and state["reached"] is None:
-            state["reached"] = (history.seconds, step, conf)
-        return False
+    def say(line: str) -> None:
+        lines.append(line)
+        print(line, flush=True)
 
+    trace = fixes.QualityTrace(N_EVAL, EVAL_EVERY_S, say=say)
     G, D = fixes.build(fix, seed=0)
-    cfg = fixes.config_of(fix, 0, budget_s)
-    train_gan(G, D, x, cfg, device=device, hooks=[evaluate], hook_every=25)
-    if state["reached"]:
-        s, step, conf = state["reached"]
-        lines.append(f"  {fix}: reached {conf:.1%} >= {TARGET:.0%} first after {s:.0f} s of training (step {step})")
+    train_gan(G, D, x, fixes.config_of(fix, 0, budget_s), device=device, hooks=[trace], hook_every=25)
+    reached = next((r for r in trace.rows if r["confident"] >= TARGET), None)
+    if reached:
+        lines.append(f"  {fix}: reached {reached['confident']:.1%} >= {TARGET:.0%} first after "
+                     f"{reached['seconds']:.0f} s of training (step {reached['step']})")
     else:
-        lines.append(f"  {fix}: not reached within {budget_s:.0f} s (best {state['best']:.1%})")
+        best = max((r["confident"] for r in trace.rows), default=0.0)
+        lines.append(f"  {fix}: not reached within {budget_s:.0f} s (best {best:.1%})")
     return lines
 
 

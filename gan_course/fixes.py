@@ -36,6 +36,10 @@ ASSETS = Path(__file__).parent / "assets"
 SHIPPED = ASSETS / "fixes.json"
 SHIPPED_COMMAND = ("python -m gan_course.fixes --seconds 90 --seeds 0 1 2 --threads 1 "
                    "--out gan_course/assets/fixes.json")
+SHIPPED_TRACE = ASSETS / "wgan_gp_trace.json"
+SHIPPED_TRACE_COMMAND = ('python -m gan_course.fixes --trace --fixes WGAN-GP --seeds 0 --seconds 600 '
+                         '--every 10 --threads 1 --out gan_course/assets/wgan_gp_trace.json')
+TRACE_FORMAT = "gan_course.fixes.trace/1"
 BASELINE = "DCGAN recipe"
 METRIC_KEYS = ("confident", "fd", "entropy", "precision", "recall", "coverage")
 LOWER_IS_BETTER = {"fd"}
@@ -123,6 +127,41 @@ def run_fix(name: str, seed: int, seconds: float, x: torch.Tensor | None = None,
             "stopped": history.stopped_reason, "row": row.to_dict(), "G": G_out, "history": history}
 
 
+class QualityTrace:
+    """A :func:`~gan_course.training.train_gan` hook: about every ``every_s`` seconds of
+    training, the quality of ``n`` samples of G (fixed noise ``seed``; the EMA when the run
+    keeps one) and what D reported since the last measurement.
+
+    ``rows`` holds dicts: ``seconds``, ``step``, ``confident`` (the judge's confident
+    fraction), ``fd`` (to the held-out digits), ``gap`` (mean of D(x) - D(G(z)): for WGAN
+    and WGAN-GP the critic's estimate of the Wasserstein-1 distance) and ``loss_d`` (mean).
+    The measuring is outside the training clock, and train_gan's call at the end of the run
+    is always measured. ``say``: called with each row's line.
+    """
+
+    def __init__(self, n: int = 2000, every_s: float = 20.0, seed: int = 1234, say=None):
+        self.n, self.every_s, self.seed, self.say = n, every_s, seed, say
+        self.rows: list[dict] = []
+
+    def __call__(self, step, history, G, D):
+        from gan_course.metrics import fid_vs_heldout, judge_scores, sample_generator
+
+        last = self.rows[-1] if self.rows else {"seconds": 0.0, "step": 0}
+        final = bool(history.stopped_reason)  # train_gan's last call: always measured
+        if step == last["step"] or (self.rows and not final and history.seconds - last["seconds"] < self.every_s):
+            return False
+        since = slice(last["step"], step)
+        x = sample_generator(history.G_ema if history.G_ema is not None else G, self.n, seed=self.seed)
+        row = {"seconds": history.seconds, "step": int(step),
+               "confident": judge_scores(x)["confident_fraction"], "fd": fid_vs_heldout(x),
+               "gap": float(torch.tensor(history.d_real[since]).mean() - torch.tensor(history.d_fake[since]).mean()),
+               "loss_d": float(torch.tensor(history.loss_d[since]).mean())}
+        self.rows.append(row)
+        if self.say:
+            self.say(f"  {row['seconds']:6.0f} s  step {step:6d}  confident {row['confident']:6.1%}  FD {row['fd']:6.1f}")
+        return False
+
+
 def sweep(out: str | Path, names=None, seeds=(0, 1, 2), seconds: float = 90.0, x=None,
           device=None, say=print) -> dict:
     """Run every fix in ``names`` (default: all of :data:`FIXES`) from every seed into ``out``.
@@ -155,6 +194,31 @@ def sweep(out: str | Path, names=None, seeds=(0, 1, 2), seconds: float = 90.0, x
         say(f"{name:22s} seed {seed}  {r['steps']:5d} steps  {r['img_per_s']:6.0f} img/s  "
             f"confident {m['confident']['value']:.1%}  FD {m['fd']['value']:5.1f}  "
             f"({time.perf_counter() - start:.0f} s with scoring)")
+    return data
+
+
+def trace(out: str | Path, name: str, seed: int = 0, seconds: float = 600.0, every_s: float = 10.0,
+          n: int = 1000, x=None, device=None, say=print) -> dict:
+    """One run of fix ``name`` with a :class:`QualityTrace` of ``n`` samples every ``every_s``
+    seconds, written to ``out`` (JSON): the curve of FD, confident fraction and D's reports
+    against training time, and the final scoreboard row."""
+    trace_hook = QualityTrace(n, every_s, say=say)
+    r = run_fix(name, seed, seconds, x, device, hooks=[trace_hook], hook_every=5)
+    data = {"format": TRACE_FORMAT, "fix": name, "seed": seed, "seconds": seconds, "every_s": every_s,
+            "n": n, "threads": torch.get_num_threads(), "steps": r["steps"], "img_per_s": r["img_per_s"],
+            "stopped": r["stopped"], "rows": trace_hook.rows, "row": r["row"]}
+    if not r["stopped"].startswith("interrupted"):
+        with atomic_write(out, "w") as f:
+            json.dump(data, f, indent=1)
+    return data
+
+
+def load_trace(path: str | Path = SHIPPED_TRACE) -> dict:
+    """A file of :func:`trace` (default: the one shipped, made by :data:`SHIPPED_TRACE_COMMAND`)."""
+    data = json.loads(Path(path).read_text())
+    if data.get("format") != TRACE_FORMAT:
+        raise ValueError(f"{path} is not a file of gan_course.fixes.trace (format "
+                         f"{data.get('format')!r}, expected {TRACE_FORMAT!r})")
     return data
 
 
@@ -276,10 +340,24 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
     p.add_argument("--out", required=True, help="the JSON file (resumed if it exists)")
     p.add_argument("--device", default=None)
+    p.add_argument("--trace", action="store_true", help="instead of a sweep: one run (the first "
+                   "of --fixes and --seeds) with FD and D's reports measured every --every seconds")
+    p.add_argument("--every", type=float, default=10.0, help="--trace: seconds between measurements")
     args = p.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
     device = runtime.pick_device(args.device)
+    if args.trace:
+        name = (args.fixes or [BASELINE])[0]
+        try:
+            data = trace(args.out, name, args.seeds[0], args.seconds, args.every, device=device)
+        except ValueError as err:
+            print(f"error: {err}")
+            return 2
+        print(f"{name}, seed {args.seeds[0]}: {data['steps']:,} steps, {data['stopped']}; "
+              f"{len(data['rows'])} measurements" + ("" if data["stopped"].startswith("interrupted")
+                                                     else f" written to {args.out}"))
+        return 130 if data["stopped"].startswith("interrupted") else 0
     try:
         data = sweep(args.out, args.fixes, args.seeds, args.seconds, device=device)
     except ValueError as err:

@@ -41,7 +41,8 @@ class LiveDashboard:
     - ``n_samples``: how many of the latest fixed-noise samples to show (digits);
     - ``data``: a :class:`gan_course.toy.ToyData` for 2-D runs: the samples panel then shows
       D's decision surface and G's gradient field (:func:`plotting.draw_toy_decision`);
-    - ``loss``: the run's loss name, for the equilibrium lines of the curves;
+    - ``loss``: the run's loss name, for the equilibrium lines of the curves and for
+      ``diagnose`` (which reads D's outputs as probabilities only for the BCE losses);
     - ``path``: also save each drawing there as a PNG (works outside notebooks too);
     - ``dpi``: resolution of the image (lower is cheaper to draw and to send).
 
@@ -126,7 +127,7 @@ class LiveDashboard:
         fig.suptitle("   ".join(parts), fontsize=11)
         # what the run is doing, in words; 2-D points are not digits: curves only for them
         digits = bool(samples) and samples[-1][1].dim() == 4 and self.data is None
-        verdict = diagnose(history, curves_only=not digits)
+        verdict = diagnose(history, curves_only=not digits, loss=self.loss)
         self.last_diagnosis = verdict
         fig.supxlabel(textwrap.fill(verdict.sentence, 150), fontsize=9,
                       color="0.15" if verdict.label in ("healthy", "too early") else "#b2182b")

@@ -104,3 +104,25 @@ def test_an_interrupted_run_is_not_recorded_and_stops_the_sweep(tmp_path, monkey
                        say=said.append)
     assert data["runs"] == [] and calls == [fixes.BASELINE]
     assert "not recorded" in said[0] and "resumes" in said[0]
+
+
+def test_quality_trace_and_trace_file(tmp_path):
+    from gan_course.data import load_mnist
+
+    x = load_mnist("subset").x_train[:256]
+    out = tmp_path / "trace.json"
+    lines = []
+    data = fixes.trace(out, "hinge loss", seed=0, seconds=0.6, every_s=0.2, n=200, x=x, say=lines.append)
+    rows = data["rows"]
+    assert len(rows) >= 2 and rows[-1]["step"] == data["steps"]  # the end of the run is measured
+    assert all(a["seconds"] < b["seconds"] and a["step"] < b["step"] for a, b in zip(rows, rows[1:]))
+    assert all(0 <= r["confident"] <= 1 and r["fd"] > 0 and math.isfinite(r["gap"]) for r in rows)
+    assert len(lines) == len(rows) and "FD" in lines[0]
+    assert fixes.load_trace(out) == json.loads(json.dumps(data))
+    with pytest.raises(ValueError, match="not a file of gan_course.fixes.trace"):
+        fixes.load_trace(_write(tmp_path / "x.json", {"format": "other"}))
+
+
+def _write(path, obj):
+    path.write_text(json.dumps(obj))
+    return path
