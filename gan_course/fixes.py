@@ -19,6 +19,7 @@ thread, 90 s each, seeds 0 to 2; notebook 09 shows them and re-runs some of them
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import math
 import time
@@ -37,8 +38,8 @@ SHIPPED = ASSETS / "fixes.json"
 SHIPPED_COMMAND = ("python -m gan_course.fixes --seconds 90 --seeds 0 1 2 --threads 1 "
                    "--out gan_course/assets/fixes.json")
 SHIPPED_TRACE = ASSETS / "wgan_gp_trace.json"
-SHIPPED_TRACE_COMMAND = ('python -m gan_course.fixes --trace --fixes WGAN-GP --seeds 0 --seconds 600 '
-                         '--every 10 --threads 1 --out gan_course/assets/wgan_gp_trace.json')
+SHIPPED_TRACE_COMMAND = ('python -m gan_course.fixes --trace --fixes WGAN-GP --seeds 0 --seconds 480 '
+                         '--every 10 --threads 2 --out gan_course/assets/wgan_gp_trace.json')
 TRACE_FORMAT = "gan_course.fixes.trace/1"
 BASELINE = "DCGAN recipe"
 METRIC_KEYS = ("confident", "fd", "entropy", "precision", "recall", "coverage")
@@ -130,7 +131,8 @@ def run_fix(name: str, seed: int, seconds: float, x: torch.Tensor | None = None,
 class QualityTrace:
     """A :func:`~gan_course.training.train_gan` hook: about every ``every_s`` seconds of
     training, the quality of ``n`` samples of G (fixed noise ``seed``; the EMA when the run
-    keeps one) and what D reported since the last measurement.
+    keeps one, on a copy with its own batch-norm statistics measured first, as the engine
+    does before it samples) and what D reported since the last measurement.
 
     ``rows`` holds dicts: ``seconds``, ``step``, ``confident`` (the judge's confident
     fraction), ``fd`` (to the held-out digits), ``gap`` (mean of D(x) - D(G(z)): for WGAN
@@ -145,13 +147,17 @@ class QualityTrace:
 
     def __call__(self, step, history, G, D):
         from gan_course.metrics import fid_vs_heldout, judge_scores, sample_generator
+        from gan_course.models import refresh_batch_norm
 
         last = self.rows[-1] if self.rows else {"seconds": 0.0, "step": 0}
         final = bool(history.stopped_reason)  # train_gan's last call: always measured
         if step == last["step"] or (self.rows and not final and history.seconds - last["seconds"] < self.every_s):
             return False
         since = slice(last["step"], step)
-        x = sample_generator(history.G_ema if history.G_ema is not None else G, self.n, seed=self.seed)
+        if history.G_ema is not None:  # the average's own batch-norm statistics, on a copy
+            G = copy.deepcopy(history.G_ema)
+            refresh_batch_norm(G, G.latent_dim, self.seed)
+        x = sample_generator(G, self.n, seed=self.seed)
         row = {"seconds": history.seconds, "step": int(step),
                "confident": judge_scores(x)["confident_fraction"], "fd": fid_vs_heldout(x),
                "gap": float(torch.tensor(history.d_real[since]).mean() - torch.tensor(history.d_fake[since]).mean()),

@@ -126,3 +126,45 @@ def test_quality_trace_and_trace_file(tmp_path):
 def _write(path, obj):
     path.write_text(json.dumps(obj))
     return path
+
+
+def test_shipped_sweep_has_every_fix_from_three_seeds():
+    data = fixes.load_shipped()
+    assert data["seconds"] == 90 and data["threads"] == 1
+    have = {(r["fix"], r["seed"]) for r in data["runs"]}
+    assert have == {(name, seed) for name in fixes.FIXES for seed in (0, 1, 2)}
+    assert all(r["steps"] > 0 and r["stopped"] == "time budget" for r in data["runs"])
+    assert "--seconds 90 " in fixes.SHIPPED_COMMAND and "--threads 1 " in fixes.SHIPPED_COMMAND
+
+
+def test_shipped_trace_is_what_its_command_says():
+    data = fixes.load_trace()
+    assert data["fix"] == "WGAN-GP" and data["stopped"] == "time budget"
+    assert f"--seconds {data['seconds']:g} " in fixes.SHIPPED_TRACE_COMMAND
+    assert f"--threads {data['threads']} " in fixes.SHIPPED_TRACE_COMMAND
+    assert f"--every {data['every_s']:g} " in fixes.SHIPPED_TRACE_COMMAND
+    assert data["rows"][-1]["step"] == data["steps"] and len(data["rows"]) >= 20
+
+
+def test_quality_trace_measures_the_ema_with_its_own_batch_statistics(monkeypatch):
+    """Mid-run, the average's running statistics are stale (the engine refreshes them only
+    when it samples): the trace must refresh them on a copy, and leave the run's EMA alone."""
+    from gan_course.models import build_gan
+
+    G, _ = build_gan("dcgan")
+    ema = build_gan("dcgan")[0]
+    before = {k: v.clone() for k, v in ema.state_dict().items()}
+    seen = []
+    monkeypatch.setattr("gan_course.metrics.sample_generator",
+                        lambda g, n, seed: seen.append(g) or torch.zeros(n, 1, 28, 28))
+
+    class H:
+        seconds, stopped_reason, G_ema = 1.0, "", ema
+        d_real, d_fake, loss_d = [0.5] * 10, [0.4] * 10, [1.3] * 10
+
+    fixes.QualityTrace(n=100, every_s=0.0)(10, H, G, None)
+    (used,) = seen
+    assert used is not ema and used is not G
+    bn = next(m for m in used.modules() if isinstance(m, torch.nn.BatchNorm1d))
+    assert not torch.equal(bn.running_mean, torch.zeros_like(bn.running_mean))  # measured
+    assert all(torch.equal(v, before[k]) for k, v in ema.state_dict().items())  # untouched
