@@ -22,3 +22,4 @@ from gan_course.check.training_loop import d_loss_from_logits, d_step_by_hand, g
 from gan_course.check.dcgan import dcgan_init, nearest_neighbour, slerp, upsample_block  # noqa: F401
 from gan_course.check.evaluation import frechet_distance, inception_score, knn_precision_recall, which_metric  # noqa: F401
 from gan_course.check.failures import epoch_batches, gradient_norm, sample_eval  # noqa: F401
+from gan_course.check.stabilising import ema_update, hinge_d_loss, r1_penalty  # noqa: F401
