@@ -11,7 +11,7 @@ the mean over seeds, a 95% interval, and whether the difference from the recipe 
 Equal time, not equal steps, is the fair comparison: a fix that costs more per step (five
 critic steps, a gradient penalty) has to earn its cost. The numbers shipped with the course
 (:func:`load_shipped`, made by the command in :data:`SHIPPED_COMMAND`) come from one CPU
-thread, 90 s each, seeds 0 to 2; notebook 09 shows them and re-runs some of them itself::
+thread, 90 s each, seeds 0 to 2; notebook 09 shows them and re-runs one of them itself::
 
     python -m gan_course.fixes --seconds 90 --seeds 0 1 2 --threads 1 --out gan_course/assets/fixes.json
 """
@@ -22,6 +22,7 @@ import argparse
 import copy
 import json
 import math
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -358,7 +359,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             data = trace(args.out, name, args.seeds[0], args.seconds, args.every, device=device)
         except ValueError as err:
-            print(f"error: {err}")
+            print(f"error: {err}", file=sys.stderr)
             return 2
         print(f"{name}, seed {args.seeds[0]}: {data['steps']:,} steps, {data['stopped']}; "
               f"{len(data['rows'])} measurements" + ("" if data["stopped"].startswith("interrupted")
@@ -367,7 +368,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         data = sweep(args.out, args.fixes, args.seeds, args.seconds, device=device)
     except ValueError as err:
-        print(f"error: {err}")
+        print(f"error: {err}", file=sys.stderr)
         return 2
     print(format_summary(summary(data)))
     wanted = {(name, seed) for name in (args.fixes or FIXES) for seed in args.seeds}
