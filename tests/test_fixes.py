@@ -114,7 +114,7 @@ def test_quality_trace_and_trace_file(tmp_path):
     lines = []
     data = fixes.trace(out, "hinge loss", seed=0, seconds=0.6, every_s=0.2, n=200, x=x, say=lines.append)
     rows = data["rows"]
-    assert len(rows) >= 2 and rows[-1]["step"] == data["steps"]  # the end of the run is measured
+    assert rows and rows[-1]["step"] == data["steps"]  # the end of the run is always measured
     assert all(a["seconds"] < b["seconds"] and a["step"] < b["step"] for a, b in zip(rows, rows[1:]))
     assert all(0 <= r["confident"] <= 1 and r["fd"] > 0 and math.isfinite(r["gap"]) for r in rows)
     assert len(lines) == len(rows) and "FD" in lines[0]
@@ -168,3 +168,21 @@ def test_quality_trace_measures_the_ema_with_its_own_batch_statistics(monkeypatc
     bn = next(m for m in used.modules() if isinstance(m, torch.nn.BatchNorm1d))
     assert not torch.equal(bn.running_mean, torch.zeros_like(bn.running_mean))  # measured
     assert all(torch.equal(v, before[k]) for k, v in ema.state_dict().items())  # untouched
+
+
+def test_quality_trace_measures_every_few_seconds_and_at_the_end(monkeypatch):
+    monkeypatch.setattr("gan_course.metrics.sample_generator", lambda g, n, seed: torch.zeros(n, 1, 28, 28))
+
+    class H:
+        G_ema, stopped_reason = None, ""
+        d_real, d_fake, loss_d = [0.6] * 40, [0.4] * 40, [1.2] * 40
+
+    trace = fixes.QualityTrace(n=50, every_s=1.0)
+    for step, seconds in ((5, 0.2), (10, 0.7), (15, 1.3), (20, 1.9), (25, 2.4)):
+        H.seconds = seconds
+        trace(step, H, None, None)
+    H.stopped_reason, H.seconds = "time budget", 2.5  # train_gan's last call
+    trace(27, H, None, None)
+    trace(27, H, None, None)  # the same step again: not measured twice
+    assert [r["step"] for r in trace.rows] == [5, 15, 25, 27]
+    assert trace.rows[1]["gap"] == pytest.approx(0.2) and trace.rows[1]["loss_d"] == pytest.approx(1.2)
