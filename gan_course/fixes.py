@@ -98,11 +98,9 @@ def config_of(name: str, seed: int, seconds: float, **overrides):
 def build(name: str, seed: int):
     """The DCGAN pair of fix ``name``, its weights drawn from ``seed`` (the caller's random
     stream is left where it was)."""
-    from gan_course.models import build_gan
+    from gan_course.failures import build as build_seeded
 
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        return build_gan("dcgan", d_kwargs=dict(_fix(name).d_kwargs))
+    return build_seeded("dcgan", seed, d_kwargs=dict(_fix(name).d_kwargs))
 
 
 def run_fix(name: str, seed: int, seconds: float, x: torch.Tensor | None = None, device=None,
@@ -222,19 +220,19 @@ def trace(out: str | Path, name: str, seed: int = 0, seconds: float = 600.0, eve
 
 def load_trace(path: str | Path = SHIPPED_TRACE) -> dict:
     """A file of :func:`trace` (default: the one shipped, made by :data:`SHIPPED_TRACE_COMMAND`)."""
-    data = json.loads(Path(path).read_text())
-    if data.get("format") != TRACE_FORMAT:
-        raise ValueError(f"{path} is not a file of gan_course.fixes.trace (format "
-                         f"{data.get('format')!r}, expected {TRACE_FORMAT!r})")
-    return data
+    return _read(path, TRACE_FORMAT, "gan_course.fixes.trace")
 
 
 def load(path: str | Path) -> dict:
     """A sweep's file (:func:`sweep`), checked to be one."""
+    return _read(path, FORMAT, "gan_course.fixes.sweep")
+
+
+def _read(path: str | Path, fmt: str, what: str) -> dict:
     data = json.loads(Path(path).read_text())
-    if data.get("format") != FORMAT:
-        raise ValueError(f"{path} is not a file of gan_course.fixes.sweep (format "
-                         f"{data.get('format')!r}, expected {FORMAT!r})")
+    if data.get("format") != fmt:
+        raise ValueError(f"{path} is not a file of {what} (format {data.get('format')!r}, "
+                         f"expected {fmt!r})")
     return data
 
 
