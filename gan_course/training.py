@@ -30,6 +30,8 @@ The recipes (default configs per architecture) are in :mod:`gan_course.recipes`.
 
 from __future__ import annotations
 
+import itertools
+
 import contextlib
 import dataclasses
 import warnings
@@ -215,9 +217,10 @@ def ema_update(G_ema: nn.Module, G: nn.Module, decay: float) -> None:
 def sample_images(G: nn.Module, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
     """``G(z)`` in eval mode (batch norm uses its running statistics), as float32 on the CPU.
 
-    ``z`` (and ``y``) are moved to G's device, and G's train/eval mode is restored after.
+    ``z`` (and ``y``) are moved to G's device (that of its first parameter or buffer: a
+    fitted mixture has only buffers), and G's train/eval mode is restored after.
     """
-    device = next(G.parameters()).device
+    device = next(itertools.chain(G.parameters(), G.buffers())).device
     z = z.to(device)
     y = None if y is None else y.to(device)
     with eval_mode(G):
