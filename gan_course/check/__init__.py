@@ -23,3 +23,4 @@ from gan_course.check.dcgan import dcgan_init, nearest_neighbour, slerp, upsampl
 from gan_course.check.evaluation import frechet_distance, inception_score, knn_precision_recall, which_metric  # noqa: F401
 from gan_course.check.failures import epoch_batches, gradient_norm, sample_eval  # noqa: F401
 from gan_course.check.stabilising import ema_update, hinge_d_loss, r1_penalty  # noqa: F401
+from gan_course.check.generative_models import gaussian_kl, gumbel_softmax_sample, reinforce_loss  # noqa: F401
