@@ -337,6 +337,30 @@ class ConditionalDCGANDiscriminator(DCGANDiscriminator):
         return self.head(h).view(-1) + (self.embed(y) * h).sum(dim=1)  # (B,)
 
 
+class ConcatDCGANDiscriminator(DCGANDiscriminator):
+    """D(x, y) with the label concatenated to the input: the image and ``n_classes`` constant
+    maps, the one-hot of y (Mirza & Osindero 2014's conditioning, as convolutional cGANs
+    first did it). The first convolution sees ``1 + n_classes`` channels; the rest is the
+    DCGAN discriminator. The alternative to :class:`ConditionalDCGANDiscriminator`'s
+    projection, compared with it in notebook 10.
+    """
+
+    def __init__(self, n_classes: int = 10, channels: tuple[int, int] = (32, 64),
+                 batch_norm: bool = True, hidden: int = 0):
+        super().__init__(channels=channels, batch_norm=batch_norm, hidden=hidden)
+        self._remember(n_classes=n_classes, channels=tuple(int(c) for c in channels),
+                       batch_norm=batch_norm, hidden=int(hidden))
+        self.n_classes = n_classes
+        first = self.features[0]
+        self.features[0] = nn.Conv2d(1 + n_classes, first.out_channels, 4, stride=2, padding=1)  # (B, 1 + n, 28, 28) -> (B, c1, 14, 14)
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        _check_x(x, self.in_shape)
+        _check_y(y, x.shape[0], self.n_classes)
+        maps = F.one_hot(y, self.n_classes).to(x.dtype)[:, :, None, None].expand(-1, -1, *x.shape[2:])
+        return self.head(self.features(torch.cat([x, maps], dim=1))).view(-1)  # (B,)
+
+
 # ---------------------------------------------------------------------------------------
 # Initialisation, construction, pretrained weights
 # ---------------------------------------------------------------------------------------
@@ -365,7 +389,7 @@ def dcgan_init_(module: nn.Module) -> nn.Module:
 
 _CLASSES = {cls.__name__: cls for cls in (MLPGenerator, MLPDiscriminator, DCGANGenerator,
                                            DCGANDiscriminator, ConditionalDCGANGenerator,
-                                           ConditionalDCGANDiscriminator)}
+                                           ConditionalDCGANDiscriminator, ConcatDCGANDiscriminator)}
 ARCHS = ("mlp", "dcgan", "cdcgan")
 
 
