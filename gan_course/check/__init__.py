@@ -24,3 +24,4 @@ from gan_course.check.evaluation import frechet_distance, inception_score, knn_p
 from gan_course.check.failures import epoch_batches, gradient_norm, sample_eval  # noqa: F401
 from gan_course.check.stabilising import ema_update, hinge_d_loss, r1_penalty  # noqa: F401
 from gan_course.check.generative_models import gaussian_kl, gumbel_softmax_sample, reinforce_loss  # noqa: F401
+from gan_course.check.applications import inpainting_loss, psnr, shift_image  # noqa: F401
