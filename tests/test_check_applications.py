@@ -44,6 +44,8 @@ def test_psnr_mistakes_fail_with_their_hint():
     fails_with(chk.psnr, lambda r, t, m: 10 * torch.log10(4 / ((r - t) ** 2).flatten(1).mean(1)), "ignored")
     fails_with(chk.psnr, lambda r, t, m: 10 * torch.log10(4 / ((r - t) ** 2 * m).flatten(1).mean(1)), "784")
     fails_with(chk.psnr, _mse, "MSE itself")
+    fails_with(chk.psnr, lambda r, t, m: sol.psnr(r, t, 1 - m), "inverted")
+    fails_with(chk.psnr, lambda r, t, m: 20 * torch.log10(2 / _mse(r, t, m)), "root of the MSE")
     fails_with(chk.psnr, lambda r, t, m: 10 * torch.log10(4 / _mse(r, t, m).mean()), "whole batch")
     fails_with(chk.psnr, lambda r, t, m: float(10 * torch.log10(4 / _mse(r, t, m)).mean()), "tensor")
 
@@ -69,6 +71,8 @@ def test_shift_mistakes_fail_with_their_hint():
     fails_with(chk.shift_image, zero_fill, "grey")
     fails_with(chk.shift_image, lambda x, dy, dx: sol.shift_image(x, -dy, -dx), "flipped")
     fails_with(chk.shift_image, lambda x, dy, dx: sol.shift_image(x, dx, dy), "swapped")
+    fails_with(chk.shift_image, lambda x, dy, dx: sol.shift_image(x, -dy, dx), "rows go the wrong way")
+    fails_with(chk.shift_image, lambda x, dy, dx: sol.shift_image(x, dy, -dx), "columns go the wrong way")
 
 
 def test_shift_in_place_fails():
@@ -97,6 +101,7 @@ def test_inpainting_mistakes_fail_with_their_hint():
     fails_with(chk.inpainting_loss, lambda xg, y, m, z, w: _fit(xg, y, m).mean(), "missing")
     fails_with(chk.inpainting_loss, lambda xg, y, m, z, w: len(z) * sol.inpainting_loss(xg, y, m, z, w), "sum over the batch")
     fails_with(chk.inpainting_loss, lambda xg, y, m, z, w: (_fit(xg, y, m) + w * z.pow(2).sum(1)).mean(), "summed")
+    fails_with(chk.inpainting_loss, lambda xg, y, m, z, w: (w * _fit(xg, y, m) + z.pow(2).mean(1)).mean(), "multiplies the misfit")
 
 
 def test_inpainting_without_a_graph_fails():

@@ -69,6 +69,10 @@ PSNR_MISTAKES = [
      "the masked error is divided by all 784 pixels: divide by the number of masked pixels, mask.sum()"),
     (lambda r, t, m: _mse(r, t, m),
      "that is the MSE itself: PSNR = 10 log10(4 / MSE)"),
+    (lambda r, t, m: _psnr(r, t, 1 - m),
+     "the mask is inverted: the PSNR is measured where mask is 1 (the restored pixels), not where it is 0"),
+    (lambda r, t, m: 20 * torch.log10(2.0 / _mse(r, t, m)),
+     "20 log10(2 / x) needs the root of the MSE, x = sqrt(MSE); with the MSE itself it is 10 log10(4 / MSE)"),
 ]
 
 
@@ -143,12 +147,16 @@ SHIFT_MISTAKES = [
      "a positive dx to the right"),
     (lambda x, dy, dx: _shift(x, dx, dy),
      "dy and dx are swapped: dy counts rows (dim 2), dx columns (dim 3)"),
+    (lambda x, dy, dx: _shift(x, -dy, dx),
+     "the rows go the wrong way: a positive dy moves the digit down, towards larger row indices"),
+    (lambda x, dy, dx: _shift(x, dy, -dx),
+     "the columns go the wrong way: a positive dx moves the digit right, towards larger column indices"),
 ]
 
 
 def shift_image(fn, quiet: bool = False):
     """Check ``fn(x, dy, dx)``: every image of ``x`` (B, 1, 28, 28) moved ``dy`` rows down and
-    ``dx`` columns right, uncovered pixels -1. Cases: (2, 3), (-3, 1), (0, -2), (0, 0)."""
+    ``dx`` columns right, uncovered pixels -1. Cases: (2, 3), (-3, 1), (0, -2), (3, -2), (0, 0)."""
     def case(seed, dy, dx):
         x = _images(seed, 3)
         label = f"dy = {dy}, dx = {dx}"
@@ -166,7 +174,7 @@ def shift_image(fn, quiet: bool = False):
             wrong = int((out.detach().double() != want).sum())
             raise Mismatch(f"{label}: {wrong} pixels differ from the reference", hint=hint)
 
-    cases = [(0, 2, 3), (1, -3, 1), (2, 0, -2), (3, 0, 0)]
+    cases = [(0, 2, 3), (1, -3, 1), (2, 0, -2), (4, 3, -2), (3, 0, 0)]
     return run_exercise("shift_image", fn, [lambda c=c: case(*c) for c in cases], quiet)
 
 
@@ -199,6 +207,9 @@ INPAINT_MISTAKES = [
     (lambda xg, y, m, z, w: (((xg - y) ** 2 * m).flatten(1).sum(1) / m.flatten(1).sum(1)
                              + w * z.pow(2).sum(1)).mean(),
      "z^2 is summed over the latent dimensions: the prior term is prior_weight * the *mean* of z^2"),
+    (lambda xg, y, m, z, w: (w * ((xg - y) ** 2 * m).flatten(1).sum(1) / m.flatten(1).sum(1)
+                             + z.pow(2).mean(1)).mean(),
+     "prior_weight multiplies the misfit: it weights the prior term, mean(z^2), and the misfit keeps weight 1"),
 ]
 
 
