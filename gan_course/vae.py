@@ -58,6 +58,14 @@ def binarise(x: torch.Tensor, generator: torch.Generator | None = None) -> torch
     return (u.to(p.device) < p).to(p.dtype)
 
 
+def _normal_like(t: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+    """N(0, 1) noise of ``t``'s shape on ``t``'s device, from ``generator`` (a CPU generator,
+    so a seeded run draws the same numbers on any device) or torch's global stream."""
+    if generator is None:
+        return torch.randn_like(t)
+    return torch.randn(t.shape, generator=generator, dtype=t.dtype).to(t.device)
+
+
 def gaussian_kl(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
     """KL( N(mu, diag e^logvar) || N(0, I) ) per row (B,): 1/2 sum_j (mu^2 + e^s - 1 - s)."""
     return 0.5 * (mu.pow(2) + logvar.exp() - 1 - logvar).sum(dim=1)
@@ -124,7 +132,7 @@ class VAE(_Remembers):
     def elbo_terms(self, x_binary: torch.Tensor, generator: torch.Generator | None = None):
         """(ELBO, reconstruction, KL) per image (B,) each, from one reparameterised sample."""
         mu, logvar = self.encoder(2 * x_binary - 1)  # the encoder sees the binarised digit
-        eps = torch.randn(mu.shape, generator=generator).to(mu.device) if generator is not None else torch.randn_like(mu)
+        eps = _normal_like(mu, generator)
         z = mu + (0.5 * logvar).exp() * eps                                   # reparameterised
         recon = reconstruction_log_likelihood(self.decode_logits(z), x_binary)
         kl = gaussian_kl(mu, logvar)
@@ -146,7 +154,7 @@ class VAE(_Remembers):
         std = (0.5 * logvar).exp()
         terms = []
         for _ in range(k):
-            eps = torch.randn(mu.shape, generator=generator).to(mu.device) if generator is not None else torch.randn_like(mu)
+            eps = _normal_like(mu, generator)
             z = mu + std * eps
             log_px_z = reconstruction_log_likelihood(self.decode_logits(z), x_binary)
             log_pz = -0.5 * (z.pow(2) + math.log(2 * math.pi)).sum(1)

@@ -19,7 +19,7 @@ from __future__ import annotations
 import torch
 
 from gan_course.check.core import (Mismatch, attempted, call, close, expect, expect_unchanged, fmt,
-                                   run_exercise, scalar_loss, snapshot)
+                                   hint_for, run_exercise, scalar_loss, snapshot)
 
 
 def _images(seed: int, n: int) -> torch.Tensor:
@@ -30,15 +30,6 @@ def _images(seed: int, n: int) -> torch.Tensor:
     x[:, :, 0:6, 20:28] = 1.0    # ink at the top-right corner: wrap-around shows at once
     x[:, :, 22:28, 0:5] = 0.5
     return x
-
-
-def _first_match(got: torch.Tensor, mistakes, args, otherwise: str) -> str:
-    for formula, hint in mistakes:
-        with torch.no_grad():
-            want = formula(*args)
-        if want.shape == got.shape and close(got, want, rtol=1e-5, atol=1e-7):
-            return hint
-    return otherwise
 
 
 # ---------------------------------------------------------------------------------------
@@ -109,7 +100,7 @@ def psnr(fn, quiet: bool = False):
                                  "image (sum over dims 1-3, not over the batch)") if one else
                                 f"one PSNR per image: shape ({n},)")
         if not close(got, want, rtol=1e-5, atol=1e-6):
-            hint = _first_match(got, PSNR_MISTAKES, (restored, truth, mask),
+            hint = hint_for(got, PSNR_MISTAKES, (restored, truth, mask),
                                 "PSNR = 10 log10(4 / MSE), the MSE of each image averaged over its masked pixels")
             raise Mismatch(f"{label}: expected {fmt(want)} dB, got {fmt(got)}", hint=hint)
 
@@ -169,7 +160,7 @@ def shift_image(fn, quiet: bool = False):
                hint="the shifted images have the same shape as x: crop what leaves, fill what is uncovered")
         want = _shift(x, dy, dx)
         if not torch.equal(out.detach().double(), want):
-            hint = _first_match(out.detach().double(), SHIFT_MISTAKES, (x, dy, dx),
+            hint = hint_for(out.detach().double(), SHIFT_MISTAKES, (x, dy, dx),
                                 "out[r, c] = x[r - dy, c - dx] where that pixel exists, else -1")
             wrong = int((out.detach().double() != want).sum())
             raise Mismatch(f"{label}: {wrong} pixels differ from the reference", hint=hint)
@@ -238,7 +229,7 @@ def inpainting_loss(fn, quiet: bool = False):
         want = _inpaint(x_gen.detach(), y_seen, mask, z.detach(), w)
         got = out.detach().double().reshape(())
         if not close(got, want, rtol=1e-6, atol=1e-9):
-            hint = _first_match(got, INPAINT_MISTAKES, (x_gen.detach(), y_seen, mask, z.detach(), w),
+            hint = hint_for(got, INPAINT_MISTAKES, (x_gen.detach(), y_seen, mask, z.detach(), w),
                                 "mean over the batch of [sum(mask * (x_gen - y)^2) / sum(mask) + "
                                 "prior_weight * mean(z^2)]")
             raise Mismatch(f"{label}: expected {fmt(want)}, got {fmt(got)}", hint=hint)

@@ -22,7 +22,8 @@ Besides that machinery this module holds what several checkers need:
 
 - answers as numbers: :func:`as_tensor`, :func:`as_number`, :func:`is_int`, :func:`close`, :func:`fmt`,
   :func:`call` (a shape error becomes a hint, not a traceback), :func:`name_the_mistake`
-  (which typical mistake reproduces the student's answers on all cases);
+  (which typical mistake reproduces the student's answers on all cases), :func:`hint_for`
+  (which one reproduces this case's answer);
 - what a student's function must leave alone: :func:`snapshot` / :func:`expect_unchanged`
   for input tensors (values, ``requires_grad``, the graph an input carries),
   :func:`module_state` / :func:`expect_restored` for models (train/eval mode, frozen
@@ -181,6 +182,19 @@ def close(got, want, rtol: float = 1e-6, atol: float = 1e-8) -> bool:
     return got.shape == want.shape and bool(torch.allclose(got, want, rtol=rtol, atol=atol,
                                                            equal_nan=True))
 
+
+
+def hint_for(got, mistakes: Sequence[tuple[Callable, str]], args: tuple, otherwise: str,
+             rtol: float = 1e-5, atol: float = 1e-7) -> str:
+    """The hint of the first typical mistake whose formula gives ``got`` on this case's
+    ``args`` (same shape, within the tolerance, :func:`close`), else ``otherwise``.
+    ``mistakes`` holds ``(formula, hint)`` pairs; for several cases at once see
+    :func:`name_the_mistake`."""
+    for formula, hint in mistakes:
+        want = formula(*args)
+        if close(got, want.detach() if isinstance(want, torch.Tensor) else want, rtol=rtol, atol=atol):
+            return hint
+    return otherwise
 
 def fmt(t, n: int = 4) -> str:
     """A number as ``1.234``, a tensor as ``[a, b, c, d, ...]``: short enough for a verdict."""

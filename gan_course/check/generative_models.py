@@ -24,18 +24,7 @@ import torch
 from torch.nn import functional as F
 
 from gan_course.check.core import (Mismatch, attempted, call, close, expect, expect_unchanged, fmt,
-                                   run_exercise, scalar_loss, snapshot)
-
-
-def _first_hint(got: torch.Tensor, mistakes, args, otherwise: str, rtol: float = 1e-5) -> str:
-    """The hint of the first typical mistake whose formula gives ``got`` on ``args``
-    (non-finite entries match the same non-finite entries)."""
-    for formula, hint in mistakes:
-        with torch.no_grad():
-            want = formula(*args)
-        if close(got, want, rtol=rtol, atol=1e-7):
-            return hint
-    return otherwise
+                                   hint_for, run_exercise, scalar_loss, snapshot)
 
 
 def _call(fn, *args, shape_hint: str, what: str):
@@ -138,7 +127,7 @@ def gaussian_kl(fn, quiet: bool = False):
                 hint = f"one KL per row: shape ({batch},), the sum over the latent dimension (dim=-1)"
             raise Mismatch(f"{label}: expected shape ({batch},), got {tuple(got.shape)}", hint=hint)
         if not close(got, want, rtol=1e-5, atol=1e-7):
-            hint = _first_hint(got, KL_MISTAKES, (mu.detach(), logvar.detach()),
+            hint = hint_for(got, KL_MISTAKES, (mu.detach(), logvar.detach()),
                                "KL = 1/2 sum_j (mu_j^2 + exp(logvar_j) - 1 - logvar_j), summed over the "
                                "latent dimension, one value per row")
             raise Mismatch(f"{label}: expected {fmt(want)}, got {fmt(got)}", hint=hint)
@@ -221,7 +210,7 @@ def gumbel_softmax_sample(fn, quiet: bool = False):
         want = _gumbel(logits.detach(), tau, u)
         got = out.detach()
         if not close(got, want, rtol=1e-4, atol=1e-6):
-            hint = _first_hint(got, GUMBEL_MISTAKES, (logits.detach(), tau, u),
+            hint = hint_for(got, GUMBEL_MISTAKES, (logits.detach(), tau, u),
                                "y = softmax((logits + g) / tau) over the last dimension, with g = "
                                "-log(-log u) from the u given (F.gumbel_softmax draws noise of its own)",
                                rtol=1e-4)
@@ -298,7 +287,7 @@ def reinforce_loss(fn, quiet: bool = False):
         want = float(_reinforce(log_probs.detach(), rewards.detach(), b))
         got = float(loss.detach())
         if abs(got - want) > 1e-6 * max(1.0, abs(want)):
-            hint = _first_hint(torch.tensor(got, dtype=torch.float64), REINFORCE_MISTAKES,
+            hint = hint_for(torch.tensor(got, dtype=torch.float64), REINFORCE_MISTAKES,
                                (log_probs.detach(), rewards.detach(), b),
                                "the surrogate is -mean((rewards - baseline) * log_probs)", rtol=1e-6)
             raise Mismatch(f"{label}: expected {want:.6g}, got {got:.6g}", hint=hint)

@@ -22,21 +22,13 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from gan_course.check.core import (Mismatch, attempted, expect, expect_unchanged, fmt, run_exercise,
-                                   scalar_loss, snapshot)
+from gan_course.check.core import (Mismatch, attempted, expect, expect_unchanged, fmt, hint_for,
+                                   run_exercise, scalar_loss, snapshot)
 
 
 def _scores(seed: int, n: int, shift: float) -> torch.Tensor:
     g = torch.Generator().manual_seed(seed)
     return (1.5 * torch.randn(n, generator=g, dtype=torch.float64) + shift).requires_grad_(True)
-
-
-def _hint_for(got: float, mistakes, args, otherwise: str) -> str:
-    """The hint of the first typical mistake whose formula gives ``got`` on ``args``."""
-    for formula, hint in mistakes:
-        if abs(float(formula(*args).detach()) - got) <= 1e-6 * max(1.0, abs(got)):
-            return hint
-    return otherwise
 
 
 # ---------------------------------------------------------------------------------------
@@ -89,9 +81,9 @@ def hinge_d_loss(fn, quiet: bool = False):
         got = float(loss.detach())
         if abs(got - want) > 1e-6 * max(1.0, abs(want)):
             raise Mismatch(f"{label}: expected {want:.6g}, got {got:.6g}",
-                           hint=_hint_for(got, HINGE_MISTAKES, (r.detach(), f.detach()),
+                           hint=hint_for(got, HINGE_MISTAKES, (r.detach(), f.detach()),
                                           f"expected {want:.6g}: the hinge is mean(relu(1 - D(x))) "
-                                          "+ mean(relu(1 + D(G(z))))"))
+                                          "+ mean(relu(1 + D(G(z))))", rtol=1e-6, atol=1e-6))
         expect(loss.requires_grad, f"{label}: the loss carries no graph back to the scores",
                hint="compute it from the scores with torch operations (no .item(), .detach() or "
                     "NumPy), so that backward() reaches D")
@@ -174,8 +166,9 @@ def r1_penalty(fn, quiet: bool = False):
         want = _r1(D, x, gamma)
         got, want_v = float(penalty.detach()), float(want.detach())
         if abs(got - want_v) > 1e-6 * max(1.0, abs(want_v)):
-            hint = _hint_for(got, R1_MISTAKES, (D, x, gamma), "R1 = gamma / 2 * mean over images "
-                             "of the squared L2 norm of grad_x D(x), at the real images")
+            hint = hint_for(got, R1_MISTAKES, (D, x, gamma), "R1 = gamma / 2 * mean over images "
+                             "of the squared L2 norm of grad_x D(x), at the real images",
+                             rtol=1e-6, atol=1e-6)
             raise Mismatch(f"{label}: expected {want_v:.6g}, got {got:.6g}", hint=hint)
         no_graph = "D must be able to learn from the penalty: take the gradient with " \
                    "torch.autograd.grad(..., create_graph=True), so that the penalty itself " \
