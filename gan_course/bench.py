@@ -142,13 +142,14 @@ def tutorial_rate(arch: str, x: torch.Tensor, device: torch.device, steps: int,
 
 def time_to_quality(x: torch.Tensor, device: torch.device, budget_s: float,
                     fix: str | None = None) -> list[str]:
-    """Train the DCGAN recipe (or one of :data:`gan_course.fixes.FIXES`, seed 0) for the
+    """Train the DCGAN recipe (the fix :data:`gan_course.fixes.RECIPE`; or another of
+    :data:`gan_course.fixes.FIXES`; seed 0) for the
     budget and measure N_EVAL samples every EVAL_EVERY_S seconds of training: the judge's
     confident fraction and FD, a time-to-quality curve (:class:`gan_course.fixes.QualityTrace`).
     The last line says when the confident fraction first reached TARGET."""
     from gan_course import fixes
 
-    fix = fix or fixes.BASELINE
+    label, fix = fix or "DCGAN recipe", fix or fixes.RECIPE
     lines: list[str] = []
 
     def say(line: str) -> None:
@@ -160,11 +161,11 @@ def time_to_quality(x: torch.Tensor, device: torch.device, budget_s: float,
     train_gan(G, D, x, fixes.config_of(fix, 0, budget_s), device=device, hooks=[trace], hook_every=25)
     reached = next((r for r in trace.rows if r["confident"] >= TARGET), None)
     if reached:
-        lines.append(f"  {fix}: reached {reached['confident']:.1%} >= {TARGET:.0%} first after "
+        lines.append(f"  {label}: reached {reached['confident']:.1%} >= {TARGET:.0%} first after "
                      f"{reached['seconds']:.0f} s of training (step {reached['step']})")
     else:
         best = max((r["confident"] for r in trace.rows), default=0.0)
-        lines.append(f"  {fix}: not reached within {budget_s:.0f} s (best {best:.1%})")
+        lines.append(f"  {label}: not reached within {budget_s:.0f} s (best {best:.1%})")
     return lines
 
 

@@ -1,8 +1,10 @@
 """The fixes of notebook 09, measured: each one trains the course's DCGAN for the same time
 from several seeds and is scored by notebook 07's scoreboard.
 
-:data:`FIXES` names each fix with what it changes from the DCGAN recipe
-(:mod:`gan_course.recipes`): the :class:`~gan_course.training.TrainConfig` fields and the
+:data:`FIXES` names each fix with what it changes from the baseline, the DCGAN recipe of
+:mod:`gan_course.recipes` without its EMA of G (the recipe as notebook 06 first trained it,
+before notebook 09 measured the EMA and made it part of the recipe: the fix :data:`RECIPE` is
+the course's recipe itself): the :class:`~gan_course.training.TrainConfig` fields and the
 keyword arguments of D. :func:`run_fix` trains one fix from one seed for a time budget and
 scores it; :func:`sweep` runs every fix from every seed into a JSON file (resumable: the runs
 already in the file are kept); :func:`summary` turns the runs into one line per fix, with
@@ -42,7 +44,11 @@ SHIPPED_TRACE = ASSETS / "wgan_gp_trace.json"
 SHIPPED_TRACE_COMMAND = ('python -m gan_course.fixes --trace --fixes WGAN-GP --seeds 0 --seconds 480 '
                          '--every 10 --threads 2 --out gan_course/assets/wgan_gp_trace.json')
 TRACE_FORMAT = "gan_course.fixes.trace/1"
-BASELINE = "DCGAN recipe"
+BASELINE = "recipe without EMA"
+RECIPE = "EMA of G (0.999)"  # the baseline with the EMA: recipes.RECIPES["dcgan"] itself
+SHIPPED_RECIPE_CHOICE = ASSETS / "recipe_choice.json"
+RECIPE_CHOICE_COMMAND = ('python -m gan_course.fixes --seconds 300 --seeds 0 1 2 --threads 2 --every 30 '
+                         f'--fixes "{BASELINE}" "{RECIPE}" --out gan_course/assets/recipe_choice.json')
 METRIC_KEYS = ("confident", "fd", "entropy", "precision", "recall", "coverage")
 LOWER_IS_BETTER = {"fd"}
 
@@ -59,7 +65,7 @@ class Fix:
 
 
 FIXES: dict[str, Fix] = {
-    BASELINE: Fix({}, {}, "notebook 06", "non-saturating BCE, lr_g 1e-3 (5x lr_d 2e-4)"),
+    BASELINE: Fix({}, {}, "notebook 06", "non-saturating BCE, lr_g 1e-3 (5x lr_d 2e-4), no EMA"),
     "one-sided smoothing": Fix(dict(real_label=0.9), {}, "Salimans et al. 2016",
                                "D's real target 0.9: D never becomes certain"),
     "two-sided smoothing": Fix(dict(real_label=0.9, fake_label=0.1), {}, "Salimans et al. 2016",
@@ -88,9 +94,10 @@ FIXES: dict[str, Fix] = {
 
 
 def config_of(name: str, seed: int, seconds: float, **overrides):
-    """The :class:`TrainConfig` of fix ``name``: the DCGAN recipe, the fix, a time budget."""
+    """The :class:`TrainConfig` of fix ``name``: the DCGAN recipe without its EMA, the fix, a
+    time budget."""
     fix = _fix(name)
-    return default_config("dcgan", **{**fix.config, "steps": 10**9, "quick_steps": 10**9,
+    return default_config("dcgan", **{"ema": None, **fix.config, "steps": 10**9, "quick_steps": 10**9,
                                       "max_seconds": seconds, "seed": seed, "progress": False,
                                       "checkpoint_every": 10**9, "sample_every": 10**9, **overrides})
 
@@ -168,13 +175,15 @@ class QualityTrace:
 
 
 def sweep(out: str | Path, names=None, seeds=(0, 1, 2), seconds: float = 90.0, x=None,
-          device=None, say=print) -> dict:
+          device=None, say=print, curve_every: float | None = None, curve_n: int = 2000) -> dict:
     """Run every fix in ``names`` (default: all of :data:`FIXES`) from every seed into ``out``.
 
     The order is seed by seed (all fixes from seed 0, then seed 1, ...), so a slow spell of
     the machine spreads over the fixes instead of hitting all seeds of one. The file is
     rewritten after each run; runs already in it (same fix, seed and budget) are kept, so an
-    interrupted sweep resumes where it stopped."""
+    interrupted sweep resumes where it stopped. With ``curve_every``, each run also keeps its
+    time-to-quality curve (``"curve"``: the rows of a :class:`QualityTrace` of ``curve_n``
+    samples every ``curve_every`` seconds of training, measured off the clock)."""
     out = Path(out)
     names = list(FIXES) if names is None else [n for n in names if _fix(n)]
     data = load(out) if out.exists() else {"format": FORMAT, "seconds": seconds,
@@ -186,8 +195,11 @@ def sweep(out: str | Path, names=None, seeds=(0, 1, 2), seconds: float = 90.0, x
     todo = [(name, seed) for seed in seeds for name in names if (name, seed) not in done]
     for name, seed in todo:
         start = time.perf_counter()
-        r = run_fix(name, seed, seconds, x, device)
+        curve = [QualityTrace(curve_n, curve_every)] if curve_every else []
+        r = run_fix(name, seed, seconds, x, device, hooks=curve, hook_every=25 if curve else None)
         r.pop("G"), r.pop("history")
+        if curve:
+            r["curve"] = curve[0].rows
         if r["stopped"].startswith("interrupted"):  # Ctrl-C or SIGTERM: not a whole run, not kept
             say(f"{name}, seed {seed}: {r['stopped']} after {r['seconds']:.0f} s, not recorded; "
                 f"{len(data['runs'])} runs are in {out}, and the same command resumes")
@@ -312,8 +324,8 @@ def format_summary(rows: list[dict]) -> str:
     """The summary as a text table: per fix the mean over seeds of confident % and FD (with
     the 95% interval of the difference from the baseline), entropy, precision, recall, steps,
     img/s, and the verdict on FD."""
-    lines = [f"{'fix':22s} {'seeds':>5s} {'confident %':>12s} {'vs recipe':>15s} {'FD':>6s} "
-             f"{'vs recipe':>15s} {'entropy':>7s} {'prec':>5s} {'recall':>6s} {'steps':>6s} "
+    lines = [f"{'fix':22s} {'seeds':>5s} {'confident %':>12s} {'vs baseline':>15s} {'FD':>6s} "
+             f"{'vs baseline':>17s} {'entropy':>7s} {'prec':>5s} {'recall':>6s} {'steps':>6s} "
              f"{'img/s':>6s}  FD verdict"]
     for r in rows:
         m = r["metrics"]
@@ -325,7 +337,7 @@ def format_summary(rows: list[dict]) -> str:
             return f"{d:+{spec}} [{lo:+{spec}},{hi:+{spec}}]"
 
         lines.append(f"{r['fix']:22s} {r['n']:5d} {100 * m['confident']['mean']:12.1f} "
-                     f"{vs('confident', 100, '.0f'):>15s} {m['fd']['mean']:6.1f} {vs('fd', 1, '.1f'):>15s} "
+                     f"{vs('confident', 100, '.0f'):>15s} {m['fd']['mean']:6.1f} {vs('fd', 1, '.1f'):>17s} "
                      f"{m['entropy']['mean']:7.2f} {m['precision']['mean']:5.2f} "
                      f"{m['recall']['mean']:6.2f} {r['steps']:6.0f} {r['img_per_s']:6.0f}  {r['verdict']}")
     return "\n".join(lines)
@@ -347,7 +359,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--device", default=None)
     p.add_argument("--trace", action="store_true", help="instead of a sweep: one run (the first "
                    "of --fixes and --seeds) with FD and D's reports measured every --every seconds")
-    p.add_argument("--every", type=float, default=10.0, help="--trace: seconds between measurements")
+    p.add_argument("--every", type=float, default=None, help="seconds of training between quality "
+                   "measurements: with --trace (default 10), or to keep each sweep run's curve")
     args = p.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -355,7 +368,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.trace:
         name = (args.fixes or [BASELINE])[0]
         try:
-            data = trace(args.out, name, args.seeds[0], args.seconds, args.every, device=device)
+            data = trace(args.out, name, args.seeds[0], args.seconds, args.every or 10.0, device=device)
         except ValueError as err:
             print(f"error: {err}", file=sys.stderr)
             return 2
@@ -364,7 +377,8 @@ def main(argv: list[str] | None = None) -> int:
                                                      else f" written to {args.out}"))
         return 130 if data["stopped"].startswith("interrupted") else 0
     try:
-        data = sweep(args.out, args.fixes, args.seeds, args.seconds, device=device)
+        data = sweep(args.out, args.fixes, args.seeds, args.seconds, device=device,
+                     curve_every=args.every)
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -21,13 +21,26 @@ def test_every_fix_builds_a_valid_config_and_pair():
         assert D(G(torch.randn(2, G.latent_dim))).shape == (2,)
 
 
+def test_the_baseline_is_the_recipe_without_its_ema_and_RECIPE_is_the_recipe_itself():
+    from gan_course.recipes import RECIPES, default_config
+
+    budget = {"steps", "quick_steps", "max_seconds", "seed", "progress", "checkpoint_every", "sample_every"}
+    recipe = default_config("dcgan")
+    for name, ema in ((fixes.BASELINE, None), (fixes.RECIPE, RECIPES["dcgan"]["ema"])):
+        cfg = fixes.config_of(name, seed=0, seconds=5)
+        assert cfg.ema == ema
+        differ = {f for f in vars(cfg) if getattr(cfg, f) != getattr(recipe, f)} - budget
+        assert differ == ({"ema"} if ema is None else set()), name
+    assert fixes.RECIPE_CHOICE_COMMAND.count(fixes.BASELINE) == 1
+
+
 def test_wgan_gp_critic_has_no_batch_norm_and_build_leaves_the_global_stream():
     _, D = fixes.build("WGAN-GP", seed=0)
     assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in D.modules())
     torch.manual_seed(5)
     want = torch.rand(2)
     torch.manual_seed(5)
-    fixes.build("DCGAN recipe", seed=1)
+    fixes.build(fixes.BASELINE, seed=1)
     assert torch.equal(torch.rand(2), want)
 
 
@@ -83,6 +96,20 @@ def test_sweep_writes_scores_and_resumes(tmp_path, monkeypatch):
         fixes.sweep(out, [fixes.BASELINE], seeds=[0], seconds=5, x=x)
 
 
+def test_a_sweep_with_curve_every_keeps_each_runs_curve_ending_at_the_final_step(tmp_path):
+    from gan_course.data import load_mnist
+
+    x = load_mnist("subset").x_train[:256]
+    data = fixes.sweep(tmp_path / "f.json", [fixes.BASELINE], seeds=[0], seconds=3, x=x,
+                       say=lambda *a: None, curve_every=0.2, curve_n=64)
+    (run,) = data["runs"]
+    curve = run["curve"]
+    assert curve[-1]["step"] == run["steps"]  # the end of the run is always measured
+    assert len(curve) >= 1 + (run["steps"] >= 50)  # ... and every 0.2 s (checked every 25 steps)
+    assert [r["seconds"] for r in curve] == sorted(r["seconds"] for r in curve)
+    assert all(0 <= r["confident"] <= 1 and r["fd"] > 0 for r in curve)
+
+
 def test_load_refuses_a_file_that_is_not_a_sweep(tmp_path):
     path = tmp_path / "other.json"
     path.write_text(json.dumps({"format": "gan_course.scoreboard/1"}))
@@ -93,7 +120,7 @@ def test_load_refuses_a_file_that_is_not_a_sweep(tmp_path):
 def test_an_interrupted_run_is_not_recorded_and_stops_the_sweep(tmp_path, monkeypatch):
     calls = []
 
-    def interrupted(name, seed, seconds, x, device):
+    def interrupted(name, seed, seconds, x, device, **hooks):
         calls.append(name)
         return {"fix": name, "seed": seed, "steps": 3, "seconds": 0.1, "img_per_s": 1.0,
                 "stopped": "interrupted", "row": {}, "G": None, "history": None}
