@@ -192,7 +192,7 @@ def run(fn, x, steps, **kw):
     (failures.d_overpowers_g, 100, "D winning"),
     (failures.saturating_stall, 200, "saturating stall"),
     (failures.mode_collapse, 300, "mode collapse"),
-    (failures.mode_collapse_from_scratch, 300, "mode collapse"),
+    (failures.mode_collapse_from_scratch, 400, "mode collapse"),
     (failures.lr_too_high, 500, "diverged"),
 ], ids=lambda v: getattr(v, "__name__", str(v)))
 def test_small_gallery_runs_get_their_diagnosis(fn, steps, expected, x):
