@@ -433,8 +433,9 @@ def healthy_dcgan(seed: int = 0, *, steps: int | None = 400, x=None, device=None
     """The DCGAN recipe (dense hidden layers, lr_g 1e-3, lr_d 2e-4; no EMA) for ``steps`` steps."""
     from gan_course.recipes import RECIPES
 
-    return _engine_run("healthy DCGAN", "healthy", "dcgan", _no_ema(RECIPES["dcgan"]), seed=seed, steps=steps,
-                       x=x, device=device, g_kwargs=g_kwargs, d_kwargs=d_kwargs, overrides=overrides)
+    return _engine_run("healthy DCGAN", "healthy", "dcgan", _no_ema(RECIPES["dcgan"]), seed=seed,
+                       steps=steps, x=x, device=device, g_kwargs=g_kwargs, d_kwargs=d_kwargs,
+                       overrides=overrides)
 
 
 def _no_ema(recipe: dict) -> dict:
@@ -591,8 +592,8 @@ def mode_collapse_from_scratch(seed: int = 0, *, steps: int | None = 800, x=None
     """A fresh MLP pair with G's learning rate 25 times D's (5e-3 against 2e-4): G collapses
     before it ever draws a digit. Measured with seeds 0 and 1: every z gave the same image
     (pixel spread below 0.01) within 200 to 400 steps (the step depends on the CPU's
-    arithmetic: seed 0 on 2,048 digits took 400 on one machine, 300 on another), D rejected it (D(G(z)) 0.00) and G
-    moved it, until G's tanh saturated and its gradient reached 0."""
+    arithmetic: seed 0 on 2,048 digits took 400 on one machine, 300 on another), D rejected
+    it (D(G(z)) 0.00) and G moved it, until G's tanh saturated and its gradient reached 0."""
     return _engine_run("mode collapse from scratch", "mode collapse", "mlp", COLLAPSE_FROM_SCRATCH,
                        seed=seed, steps=steps, x=x, device=device, g_kwargs=g_kwargs,
                        d_kwargs=d_kwargs, overrides=overrides, track_classes=True,
