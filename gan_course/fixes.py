@@ -21,7 +21,6 @@ thread, 90 s each, seeds 0 to 2; notebook 09 shows them and re-runs one of them 
 from __future__ import annotations
 
 import argparse
-import copy
 import json
 import math
 import sys
@@ -153,16 +152,15 @@ class QualityTrace:
 
     def __call__(self, step, history, G, D):
         from gan_course.metrics import fid_vs_heldout, judge_scores, sample_generator
-        from gan_course.models import refresh_batch_norm
+        from gan_course.training import sampling_copy
 
         last = self.rows[-1] if self.rows else {"seconds": 0.0, "step": 0}
         final = bool(history.stopped_reason)  # train_gan's last call: always measured
         if step == last["step"] or (self.rows and not final and history.seconds - last["seconds"] < self.every_s):
             return False
         since = slice(last["step"], step)
-        if history.G_ema is not None:  # the average's own batch-norm statistics, on a copy
-            G = copy.deepcopy(history.G_ema)
-            refresh_batch_norm(G, G.latent_dim, self.seed)
+        if history.G_ema is not None:  # the average, with its own batch-norm statistics
+            G = sampling_copy(G, history, self.seed)
         x = sample_generator(G, self.n, seed=self.seed)
         row = {"seconds": history.seconds, "step": int(step),
                "confident": judge_scores(x)["confident_fraction"], "fd": fid_vs_heldout(x),

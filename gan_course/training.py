@@ -33,6 +33,7 @@ from __future__ import annotations
 import itertools
 
 import contextlib
+import copy
 import dataclasses
 import warnings
 from pathlib import Path
@@ -211,6 +212,17 @@ def ema_update(G_ema: nn.Module, G: nn.Module, decay: float) -> None:
     average network's. :func:`refresh_batch_norm` measures the EMA's own before it samples.
     """
     torch._foreach_lerp_(list(G_ema.parameters()), list(G.parameters()), 1 - decay)
+
+
+def sampling_copy(G: nn.Module, history: History, seed: int = 0) -> nn.Module:
+    """An eval-mode copy of what a run samples from at this moment, for a hook to keep or
+    measure while G trains on: its moving average of G with batch-norm statistics measured on
+    its own activations (noise ``seed``), or G itself when the run keeps no average."""
+    if history.G_ema is None:
+        return copy.deepcopy(G).eval()
+    G_ema = copy.deepcopy(history.G_ema)
+    refresh_batch_norm(G_ema, G_ema.latent_dim, seed)
+    return G_ema.eval()
 
 
 @torch.no_grad()  # samples are for looking and scoring: no graph, whatever the caller's mode
