@@ -37,7 +37,7 @@ from gan_course.recorder import History
 
 # Settings that define the run: resuming with any of them changed is refused unless asked
 # for (``allow_config_change``). The others (steps, time budget, how often to sample or save,
-# precision, memory layout, the progress bar) may change freely between sessions.
+# precision, memory layout, Adam's kernel, the progress bar) may change freely between sessions.
 RUN_DEFINING = ("batch_size", "lr_g", "lr_d", "betas", "n_critic", "loss", "real_label",
                 "fake_label", "gp_weight", "weight_clip", "r1_weight", "augment", "ema", "seed")
 # a setting a checkpoint does not name is one its code did not have yet: it ran as the default
@@ -249,7 +249,9 @@ def prepare_run(G: nn.Module, D: nn.Module, x: torch.Tensor, y: torch.Tensor | N
     D.to(device, memory_format=memory_format).train()
     G_ema = copy.deepcopy(G).requires_grad_(False) if cfg.ema else None  # plain batch norm
     G_sync, D_sync = distributed.wrap(G, dist, device), distributed.wrap(D, dist, device)
-    fused = device.type == "cuda"  # one kernel per update, and no host sync under a GradScaler
+    # fused: one kernel per update (and on a GPU no host sync under a GradScaler); on a CPU
+    # only when asked, since it rounds differently from the per-tensor loop
+    fused = device.type == "cuda" or (device.type == "cpu" and cfg.cpu_fused_adam)
     opt_g = torch.optim.Adam(G.parameters(), lr=cfg.lr_g, betas=tuple(cfg.betas), fused=fused or None)
     opt_d = torch.optim.Adam(D.parameters(), lr=cfg.lr_d, betas=tuple(cfg.betas), fused=fused or None)
     gen = torch.Generator().manual_seed(cfg.seed)
@@ -321,6 +323,21 @@ def resume_problems(blob: dict, cfg: TrainConfig, x_fingerprint: dict) -> list[s
     return problems
 
 
+def _load_optimizer(opt: torch.optim.Optimizer, saved: dict) -> None:
+    """Adam's saved moments into ``opt``, which keeps its own kernel (fused or the
+    per-tensor loop: this run's device and config chose it, and ``load_state_dict`` would
+    bring back the saved run's); a fused kernel keeps its step counts on the parameters'
+    device, the loop on the CPU."""
+    fused = opt.param_groups[0]["fused"]
+    opt.load_state_dict(saved)
+    for group in opt.param_groups:
+        group["fused"] = fused
+        for p in group["params"]:
+            state = opt.state.get(p, {})
+            if "step" in state:
+                state["step"] = state["step"].to(device=p.device if fused else "cpu", dtype=torch.float32)
+
+
 def restore_run(run: Run, path: str | Path, cfg: TrainConfig, x_fingerprint: dict,
                 allow_config_change: bool = False) -> None:
     """Load a checkpoint into ``run`` so that training continues exactly where it stopped.
@@ -347,7 +364,8 @@ def restore_run(run: Run, path: str | Path, cfg: TrainConfig, x_fingerprint: dic
                          + ". Resume with the same settings, or accept the new ones with "
                          "allow_config_change=True (command line: --allow-config-change).")
     run.G.load_state_dict(blob["G"]), run.D.load_state_dict(blob["D"])
-    run.opt_g.load_state_dict(blob["opt_g"]), run.opt_d.load_state_dict(blob["opt_d"])
+    for opt, name in ((run.opt_g, "opt_g"), (run.opt_d, "opt_d")):
+        _load_optimizer(opt, blob[name])
     for opt, lr in ((run.opt_g, cfg.lr_g), (run.opt_d, cfg.lr_d)):
         for group in opt.param_groups:  # the settings asked for now (equal unless allowed)
             group["lr"], group["betas"] = lr, tuple(cfg.betas)

@@ -77,17 +77,30 @@ def test_module_entry_point(tmp_path):
     assert (out / "checkpoint.pt").exists() and (out / "samples.png").exists()
 
 
-def test_bench_quick(monkeypatch, capsys):
+def test_bench_quick(monkeypatch, capfd):
     """The bench in quick mode: both speed lines, memory, and a 1-second time-to-quality run."""
     monkeypatch.setenv("GAN_COURSE_QUICK", "1")
     assert cli.main(["bench", "--device", "cpu", "--seconds", "1"]) == 0
-    out = capsys.readouterr().out
+    out, err = capfd.readouterr()
     for arch in ("mlp", "dcgan"):
         line = next(l for l in out.splitlines() if l.strip().startswith(arch))
         assert "package" in line and "tutorial-style" in line and "ratio" in line and "epoch" in line
     assert "peak memory" in out and "load average" in out
+    assert out.count("with cfg.cpu_fused_adam") == 2 and out.count("a step, profiled") == 2
+    assert "profiler_start" not in err  # the profiler's own line, on file descriptor 2
     assert "confident" in out and "FD" in out and "DCGAN recipe:" in out
     assert "reached" in out.splitlines()[-2]  # "reached ... first after" or "not reached within 1 s"
+
+
+def test_bench_times_the_loops_in_turn_and_compares_them_round_by_round():
+    from gan_course import bench
+
+    calls = []
+    runners = {name: (lambda steps, name=name, rate=rate: calls.append((name, steps)) or rate)
+               for name, rate in (("a", 2.0), ("b", 4.0))}
+    rates = bench.interleaved_rates(runners, steps=30, rounds=3)
+    assert calls == [("a", 10), ("b", 10)] * 3 and rates == {"a": [2.0] * 3, "b": [4.0] * 3}
+    assert bench.median_ratio([1.0, 9.0, 2.0], [1.0, 3.0, 4.0]) == 1.0  # ratios 1, 3, 0.5
 
 
 def test_bench_curves_of_fixes_only(monkeypatch, capsys):

@@ -152,6 +152,27 @@ def test_resume_continues_bit_for_bit(tmp_path):
     assert load_checkpoint(tmp_path / "half" / "checkpoint.pt")["step"] == 8
 
 
+def test_cpu_fused_adam_is_asked_for_and_resumes_either_way(tmp_path):
+    """The fused kernel only when asked on a CPU; it computes Adam (not bit for bit the same
+    rounding), and a checkpoint of either kernel continues with the other."""
+    x = tiny_data()
+    G, D = tiny_pair()
+    loop = train_gan(G, D, x, cfg(steps=8), device="cpu")
+    G1, D1 = tiny_pair()
+    fused = train_gan(G1, D1, x, cfg(steps=4, cpu_fused_adam=True), device="cpu", out_dir=tmp_path)
+    opt = load_checkpoint(tmp_path / "checkpoint.pt")["opt_g"]
+    assert opt["param_groups"][0]["fused"] is True
+    for a, b in zip(loop.loss_d[:4], fused.loss_d):
+        assert a == pytest.approx(b, rel=1e-3, abs=1e-5)
+    G2, D2 = tiny_pair(seed=5)
+    resumed = train_gan(G2, D2, x, cfg(steps=8), device="cpu", out_dir=tmp_path,
+                        resume=tmp_path / "checkpoint.pt")
+    assert resumed.stopped_reason == "finished" and resumed.step[-1] == 8
+    assert load_checkpoint(tmp_path / "checkpoint.pt")["opt_g"]["param_groups"][0]["fused"] is None
+    for p, q in zip(params(G2), params(G)):
+        assert torch.allclose(p, q, rtol=1e-3, atol=1e-4)
+
+
 def test_resume_with_wgan_gp_and_two_critic_steps(tmp_path):
     """Exactness also holds where the gradient penalty draws its own random numbers."""
     x = tiny_data()
@@ -252,6 +273,7 @@ def test_time_budget_and_quick_mode(monkeypatch):
     (dict(steps=2.5), "steps must be a positive integer"),
     (dict(sample_every=True), "sample_every must be a positive integer"),
     (dict(progress="yes"), "progress must be True or False"),
+    (dict(cpu_fused_adam=1), "cpu_fused_adam must be True or False"),
 ])
 def test_bad_config_raises_before_training(change, match):
     G, D = tiny_pair()
