@@ -334,8 +334,9 @@ def _load_optimizer(opt: torch.optim.Optimizer, saved: dict) -> None:
         group["fused"] = fused
         for p in group["params"]:
             state = opt.state.get(p, {})
-            if "step" in state:
-                state["step"] = state["step"].to(device=p.device if fused else "cpu", dtype=torch.float32)
+            if "step" in state:  # (as load_state_dict places them for a fused kernel)
+                step = state["step"]
+                state["step"] = step.to(p.device, torch.float32) if fused else step.cpu()
 
 
 def restore_run(run: Run, path: str | Path, cfg: TrainConfig, x_fingerprint: dict,
